@@ -1,0 +1,254 @@
+#include "cli/baseline_commands.h"
+
+#include <chrono>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "cli/exit_codes.h"
+#include "cli/output.h"
+#include "common/baseline_store.h"
+#include "common/check_report.h"
+#include "common/escape.h"
+#include "common/progress.h"
+#include "common/walker.h"
+
+namespace vigil::cli {
+namespace {
+
+struct TimedWalk {
+    WalkResult result;
+    double seconds = 0;
+    std::uint64_t files_hashed = 0;
+    std::uint64_t bytes_hashed = 0;
+};
+
+TimedWalk timed_walk(const Policy& policy, unsigned threads) {
+    WalkProgress progress;
+    TimedWalk out;
+    const auto start = std::chrono::steady_clock::now();
+    {
+        const ProgressLine line(progress);
+        out.result = walk_policy(policy, WalkOptions{threads}, &progress);
+    }
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out.files_hashed = progress.files_hashed.load();
+    out.bytes_hashed = progress.bytes_hashed.load();
+    return out;
+}
+
+BaselineInfo new_baseline_info(const Policy& policy, const char* kind) {
+    const Actor self = self_actor();
+    BaselineInfo info;
+    info.created_ns = realtime_now_ns();
+    info.kind = kind;
+    info.policy_source = policy.source;
+    info.policy_sha256 = policy.sha256_hex;
+    info.policy_text = policy.text;  // so a later check can say which policy built the baseline
+    info.uid = self.uid;
+    info.auid = self.auid;
+    info.user = self.user;
+    info.login_user = self.login_user;
+    info.hostname = host_name();
+    return info;
+}
+
+std::vector<const FileRecord*> unreadable(const std::vector<FileRecord>& records) {
+    std::vector<const FileRecord*> out;
+    for (const auto& r : records)
+        if (!r.error.empty()) out.push_back(&r);
+    return out;
+}
+
+bool valid_format(const Options& opts) {
+    if (opts.format == "text" || opts.format == "json") return true;
+    print_error("--format must be text or json, not \"" + escape_bytes(opts.format) + "\"");
+    return false;
+}
+
+int emit(const std::string& text) {
+    if (write_stdout(text)) return kExitClean;
+    print_error("cannot write the report to standard output: " + std::generic_category().message(errno));
+    return kExitOutput;
+}
+
+}  // namespace
+
+int run_init(const Options& opts) {
+    auto policy = load_policy(opts.policy);
+    if (!policy) {
+        print_error(policy.error().message());
+        return kExitPolicy;
+    }
+    auto db = db::Database::open(opts.db, db::OpenMode::Create);
+    if (!db) {
+        print_error(db.error().message());
+        return kExitDatabase;
+    }
+    auto existing = latest_baseline(db.value());
+    if (!existing) {
+        print_error(existing.error().message());
+        return kExitDatabase;
+    }
+    if (existing->has_value()) {
+        print_error("database " + escape_bytes(opts.db) + " already holds baseline #" +
+                    std::to_string(existing->value().id) +
+                    "; run `vigil check` to compare or `vigil update` to accept the current state");
+        return kExitUsage;
+    }
+    const auto started = realtime_now_ns();
+    TimedWalk walk = timed_walk(policy.value(), opts.threads);
+    for (const auto& w : walk.result.warnings) print_warning(w);
+
+    auto info = new_baseline_info(policy.value(), "init");
+    info.created_ns = started;
+    auto txn = db::WriteTxn::begin(db.value());
+    if (!txn) {
+        print_error(txn.error().message());
+        return kExitDatabase;
+    }
+    auto id = write_baseline(db.value(), walk.result.records, info);
+    if (!id) {
+        print_error(id.error().message());
+        return kExitDatabase;
+    }
+    if (auto r = txn->commit(); !r) {
+        print_error(r.error().message());
+        return kExitDatabase;
+    }
+    const auto bad = unreadable(walk.result.records);
+    std::string out = "Baseline #" + std::to_string(id.value()) + " written to " + escape_bytes(opts.db) + ": " +
+                      std::to_string(walk.result.records.size()) + " entries, " + std::to_string(walk.files_hashed) +
+                      " files hashed (" + std::to_string(walk.bytes_hashed / 1'000'000) + " MB) in " +
+                      std::to_string(static_cast<int>(walk.seconds * 1000)) + " ms\n";
+    out += "Policy: " + escape_bytes(policy->source) + ", " + std::to_string(policy->rules.size()) + " rules\n";
+    if (!bad.empty()) {
+        out += std::to_string(bad.size()) + " entries could not be read completely:\n";
+        for (const auto* r : bad) out += "  ! " + escape_bytes(r->path) + ": " + escape_bytes(r->error) + "\n";
+    }
+    return emit(out);
+}
+
+namespace {
+
+// check and update share everything up to the comparison.
+struct Comparison {
+    std::optional<BaselineInfo> baseline;
+    std::vector<FileRecord> before;
+    TimedWalk walk;
+    std::int64_t started_ns = 0;
+};
+
+Result<Comparison> compare_with_baseline(db::Database& db, const Policy& policy, unsigned threads) {
+    Comparison c;
+    auto info = latest_baseline(db);
+    if (!info) return info.error();
+    if (!info->has_value())
+        return Error::msg("database " + escape_bytes(db.path()) + " holds no baseline yet; run `vigil init` first");
+    c.baseline = std::move(info.value());
+    c.started_ns = realtime_now_ns();
+    // Loading the old baseline overlaps the walk: it costs a core for a fraction of a second.
+    auto loaded = std::async(std::launch::async, [&db] { return load_baseline(db); });
+    c.walk = timed_walk(policy, threads);
+    auto before = loaded.get();
+    if (!before) return before.error();
+    c.before = std::move(before.value());
+    return c;
+}
+
+CheckContext context_for(const Comparison& c, const Policy& policy, const char* title, bool color) {
+    CheckContext ctx;
+    ctx.title = title;
+    ctx.started_ns = c.started_ns;
+    ctx.seconds = c.walk.seconds;
+    ctx.entries_checked = c.walk.result.records.size();
+    ctx.baseline = c.baseline;
+    ctx.policy = &policy;
+    ctx.warnings = c.walk.result.warnings;
+    ctx.unreadable_entries = unreadable(c.walk.result.records);
+    ctx.unreadable = ctx.unreadable_entries.size();
+    ctx.color = color;
+    return ctx;
+}
+
+}  // namespace
+
+int run_check(const Options& opts) {
+    if (!valid_format(opts)) return kExitUsage;
+    auto policy = load_policy(opts.policy);
+    if (!policy) {
+        print_error(policy.error().message());
+        return kExitPolicy;
+    }
+    auto db = db::Database::open(opts.db, db::OpenMode::ReadOnly);
+    if (!db) {
+        print_error(db.error().message());
+        return kExitDatabase;
+    }
+    auto cmp = compare_with_baseline(db.value(), policy.value(), opts.threads);
+    if (!cmp) {
+        print_error(cmp.error().message());
+        return kExitDatabase;
+    }
+    const DiffResult diff = diff_records(cmp->before, cmp->walk.result.records, policy.value());
+    const bool json = opts.format == "json";
+    const CheckContext ctx = context_for(cmp.value(), policy.value(), "integrity check", !json && stdout_wants_color());
+    const int written = emit(json ? render_check_json(diff, ctx) : render_check_text(diff, ctx));
+    return written != kExitClean ? written : diff.exit_bits();
+}
+
+int run_update(const Options& opts) {
+    if (!valid_format(opts)) return kExitUsage;
+    auto policy = load_policy(opts.policy);
+    if (!policy) {
+        print_error(policy.error().message());
+        return kExitPolicy;
+    }
+    auto db = db::Database::open(opts.db, db::OpenMode::ReadWrite);
+    if (!db) {
+        print_error(db.error().message());
+        return kExitDatabase;
+    }
+    auto cmp = compare_with_baseline(db.value(), policy.value(), opts.threads);
+    if (!cmp) {
+        print_error(cmp.error().message());
+        return kExitDatabase;
+    }
+    const DiffResult diff = diff_records(cmp->before, cmp->walk.result.records, policy.value());
+
+    auto info = new_baseline_info(policy.value(), "update");
+    info.created_ns = cmp->started_ns;
+    auto txn = db::WriteTxn::begin(db.value());
+    if (!txn) {
+        print_error(txn.error().message());
+        return kExitDatabase;
+    }
+    auto id = write_baseline(db.value(), cmp->walk.result.records, info);
+    if (!id) {
+        print_error(id.error().message());
+        return kExitDatabase;
+    }
+    Event ev;
+    ev.time_ns = realtime_now_ns();
+    ev.action = Action::BaselineUpdate;
+    ev.source = Source::Cli;
+    ev.actor = self_actor();
+    ev.detail = nlohmann::json{{"baseline_id", id.value()},      {"previous_baseline_id", cmp->baseline->id},
+                               {"added", diff.added.size()},     {"removed", diff.removed.size()},
+                               {"changed", diff.changed.size()}, {"entries", cmp->walk.result.records.size()}}
+                    .dump();
+    if (auto r = append_event(db.value(), ev); !r) {
+        print_error(r.error().message());
+        return kExitDatabase;
+    }
+    if (auto r = txn->commit(); !r) {
+        print_error(r.error().message());
+        return kExitDatabase;
+    }
+    const bool json = opts.format == "json";
+    CheckContext ctx = context_for(cmp.value(), policy.value(), "baseline update", !json && stdout_wants_color());
+    std::string out = json ? render_check_json(diff, ctx) : render_check_text(diff, ctx);
+    if (!json) out += "Accepted as baseline #" + std::to_string(id.value()) + ".\n";
+    return emit(out);
+}
+
+}  // namespace vigil::cli

@@ -1,0 +1,125 @@
+// vigil: the command-line tool of Vigil. Subcommands per DESIGN.md's contract.
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/baseline_commands.h"
+#include "cli/exit_codes.h"
+#include "cli/options.h"
+#include "cli/output.h"
+#include "common/escape.h"
+#include "common/sys.h"
+
+namespace {
+
+using namespace vigil::cli;
+
+constexpr const char* kUsage =
+    "usage: vigil <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  init    build the baseline of every file the policy covers\n"
+    "  check   compare the files with the baseline (exit 0 clean, 1 added, 2 removed, 4 changed)\n"
+    "  update  accept the current state as the new baseline (recorded with who accepted it)\n"
+    "\n"
+    "Run `vigil <command> --help` for a command's options. `vigil --version` prints the version.\n"
+    "Exit codes 16 and above are errors: 16 usage, 17 policy, 18 database, 19 output, 20 internal.\n";
+
+constexpr const char* kInitHelp =
+    "usage: vigil init [--policy FILE] [--db FILE] [--threads N]\n"
+    "\n"
+    "Walks every path of the policy, hashes regular files with SHA-256 and records type, mode,\n"
+    "owner, size, times, inode, link count, symlink target and extended attributes (ACLs,\n"
+    "capabilities, SELinux labels) in the database, in one transaction.\n"
+    "\n"
+    "  --policy FILE  policy to use (default /etc/vigil/policy.json, else the embedded default)\n"
+    "  --db FILE      database (default /var/lib/vigil/vigil.db; created 0600 in a 0700 directory)\n"
+    "  --threads N    hashing threads (default: one per core)\n"
+    "\n"
+    "Refuses a database that already holds a baseline: use `vigil update` to accept changes.\n";
+
+constexpr const char* kCheckHelp =
+    "usage: vigil check [--policy FILE] [--db FILE] [--format text|json] [--threads N]\n"
+    "\n"
+    "Walks the policy's paths again and lists entries added, removed and changed since the\n"
+    "baseline, with every changed attribute as old -> new. Opens the database read-only.\n"
+    "\n"
+    "  --format text|json  report format (default text; JSON: {added, removed, changed, summary})\n"
+    "\n"
+    "Exit code: 0 clean, else 1 (added) | 2 (removed) | 4 (changed); 16 or above on error.\n";
+
+constexpr const char* kUpdateHelp =
+    "usage: vigil update [--policy FILE] [--db FILE] [--format text|json] [--threads N]\n"
+    "\n"
+    "Accepts the current state as the new baseline, in one transaction, and records a\n"
+    "baseline_update event with who accepted it (uid, login uid, process). Prints what was\n"
+    "accepted, in the format of `vigil check`.\n";
+
+int run(const std::string& command, const std::vector<std::string>& args) {
+    struct Command {
+        const char* name;
+        const char* help;
+        std::vector<std::string> options;
+        int (*fn)(const Options&);
+    };
+    const Command commands[] = {
+        {"init", kInitHelp, {"policy", "db", "threads"}, &run_init},
+        {"check", kCheckHelp, {"policy", "db", "format", "threads"}, &run_check},
+        {"update", kUpdateHelp, {"policy", "db", "format", "threads"}, &run_update},
+    };
+    for (const auto& c : commands) {
+        if (command != c.name) continue;
+        auto opts = parse_options(args, c.options);
+        if (!opts) {
+            print_error(opts.error().message() + " (see `vigil " + command + " --help`)");
+            return kExitUsage;
+        }
+        if (opts->help) return write_stdout(c.help) ? kExitClean : kExitOutput;
+        if (!opts->positional.empty()) {
+            print_error("unexpected argument \"" + vigil::escape_bytes(opts->positional.front()) + "\"");
+            return kExitUsage;
+        }
+        return c.fn(opts.value());
+    }
+    print_error("unknown command \"" + vigil::escape_bytes(command) + "\"\n" + kUsage);
+    return kExitUsage;
+}
+
+void raise_fd_limit() {
+    // A deep tree walked by many threads keeps a directory fd per pending level.
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ::umask(077);  // the database, its WAL and anything else we create: owner only
+    vigil::ensure_std_fds();
+    raise_fd_limit();
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) {
+        (void)write_stdout(kUsage);
+        return kExitUsage;
+    }
+    if (args[0] == "--version" || args[0] == "-V") {
+        return write_stdout(std::string("vigil ") + VIGIL_VERSION + "\n") ? kExitClean : kExitOutput;
+    }
+    if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+        return write_stdout(kUsage) ? kExitClean : kExitOutput;
+    }
+    const std::string command = args[0];
+    args.erase(args.begin());
+    try {
+        return run(command, args);
+    } catch (const std::exception& e) {
+        print_error(std::string("internal error: ") + vigil::escape_bytes(e.what()));
+        return kExitInternal;
+    }
+}

@@ -1,0 +1,47 @@
+// Reading and writing the baseline and the event log through common/db.
+// The caller owns the transaction: vigil update writes the new baseline and the
+// baseline_update event in one, so either both are there or neither is.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/db/sqlite.h"
+#include "common/event.h"
+#include "common/file_record.h"
+#include "common/policy.h"
+
+namespace vigil {
+
+struct BaselineInfo {
+    std::int64_t id = 0;
+    std::int64_t created_ns = 0;
+    std::string kind;  // init | update
+    std::string policy_source;
+    std::string policy_sha256;
+    std::string policy_text;
+    std::int64_t entries = 0;
+    std::int64_t errors = 0;
+    std::optional<std::int64_t> uid;
+    std::optional<std::int64_t> auid;
+    std::optional<std::string> user;
+    std::optional<std::string> login_user;
+    std::optional<std::string> hostname;
+};
+
+// The newest baseline, or nullopt when the database has none yet.
+Result<std::optional<BaselineInfo>> latest_baseline(db::Database& db);
+
+// Replaces the baseline with `records` (sorted, unique paths). Must run inside a WriteTxn.
+Result<std::int64_t> write_baseline(db::Database& db, const std::vector<FileRecord>& records, const BaselineInfo& info);
+
+// Every entry of the current baseline, sorted by path.
+Result<std::vector<FileRecord>> load_baseline(db::Database& db);
+
+Result<std::int64_t> append_event(db::Database& db, const Event& e);
+
+std::optional<std::string> host_name();
+
+}  // namespace vigil

@@ -1,0 +1,21 @@
+// Escaping of raw bytes (file names, symlink targets, xattr values) for every output.
+//
+// Linux paths are bytes, not text. Everything Vigil prints goes through escape_bytes():
+// control bytes, DEL and bytes that are not valid UTF-8 become \xNN, a backslash becomes
+// \\, and code points that make text lie visually (bidi overrides, zero-width and C1
+// controls) become \uNNNN. The same file therefore always prints the same way, two
+// distinct names never print identically, and nothing reaches a terminal raw.
+// The result is valid UTF-8, so it can go into JSON unchanged.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace vigil {
+
+std::string escape_bytes(std::string_view raw);
+
+// Lowercase hex of arbitrary bytes.
+std::string to_hex(std::string_view bytes);
+
+}  // namespace vigil

@@ -1,0 +1,84 @@
+// Policy: which trees Vigil watches and how. JSON with comments, validated strictly:
+// every error names the file, the rule and what is wrong. See docs/policy.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace vigil {
+
+enum class WatchMode : std::uint8_t { None, Modify, Access };
+enum class Severity : std::uint8_t { Info, Low, Medium, High, Critical };
+
+// Attributes a rule compares (the "check" list). Type changes and read errors are
+// always reported: a file that became a symlink is a change whatever the rule says.
+enum Attr : std::uint32_t {
+    kAttrSha256 = 1U << 0U,
+    kAttrMode = 1U << 1U,
+    kAttrUid = 1U << 2U,
+    kAttrGid = 1U << 3U,
+    kAttrSize = 1U << 4U,
+    kAttrMtime = 1U << 5U,
+    kAttrCtime = 1U << 6U,
+    kAttrInode = 1U << 7U,
+    kAttrNlink = 1U << 8U,
+    kAttrXattrs = 1U << 9U,
+    kAttrAcl = 1U << 10U,
+    kAttrCaps = 1U << 11U,
+    kAttrTarget = 1U << 12U,
+    kAttrDev = 1U << 13U,
+    kAttrAll = (1U << 14U) - 1U,
+};
+
+std::string_view attr_name(Attr a);
+std::optional<Attr> attr_from_name(std::string_view name);
+std::string_view watch_mode_name(WatchMode m);
+std::string_view severity_name(Severity s);
+
+struct Rule {
+    std::string path;  // absolute, normalised; may hold glob characters in components
+    bool recursive = true;
+    std::vector<std::string> exclude;  // "/abs/glob" matches the full path, "glob" the name
+    std::uint32_t check = kAttrAll;
+    WatchMode watch = WatchMode::Modify;
+    std::string label;
+    Severity severity = Severity::Medium;
+    bool one_filesystem = true;
+
+    // True when `path` (with basename `name`) matches one of the rule's excludes.
+    bool excludes(std::string_view path, std::string_view name) const;
+};
+
+struct Policy {
+    std::vector<Rule> rules;
+    std::string source;      // the file it came from, or "(embedded default)"
+    std::string sha256_hex;  // of the policy text, so a report says which policy was used
+    std::string text;        // as read: stored with each baseline
+};
+
+inline constexpr std::string_view kDefaultPolicyPath = "/etc/vigil/policy.json";
+inline constexpr std::string_view kEmbeddedPolicyName = "(embedded default)";
+inline constexpr std::size_t kMaxPolicyBytes = 4U * 1024U * 1024U;
+
+// Parses and validates policy text; `source` names it in errors.
+Result<Policy> parse_policy(std::string_view text, std::string_view source);
+
+// Reads and parses a policy file; refuses files writable by others than their owner or
+// owned by someone other than root or the caller (a policy decides what is watched).
+Result<Policy> load_policy_file(const std::string& path);
+
+// --policy FILE if given; else /etc/vigil/policy.json if it exists; else the embedded default.
+Result<Policy> load_policy(const std::optional<std::string>& explicit_path);
+
+std::string_view embedded_default_policy_text();
+
+// Glob validation shared by rule paths and excludes: a reason, or nullopt when valid.
+std::optional<std::string> glob_problem(std::string_view glob);
+bool has_glob_chars(std::string_view s);
+
+}  // namespace vigil

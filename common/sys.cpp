@@ -1,0 +1,42 @@
+#include "common/sys.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <system_error>
+
+namespace vigil {
+
+Result<UniqueFd> open_at(int dirfd, const char* name, int flags, std::string_view what, mode_t mode) {
+    const int fd = retry_eintr([&] { return ::openat(dirfd, name, flags | O_CLOEXEC, mode); });
+    if (fd < 0) return Error::from_errno(errno, "open '" + std::string(what) + "'");
+    return UniqueFd(fd);
+}
+
+Result<void> make_private_dirs(const std::string& path) {
+    if (path.empty()) return {};
+    std::string prefix;
+    std::size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = path.find('/', pos + 1);
+        prefix = path.substr(0, pos);
+        if (prefix.empty() || prefix == "/") continue;
+        if (::mkdir(prefix.c_str(), 0700) == 0) continue;
+        const int err = errno;
+        if (err != EEXIST) return Error::from_errno(err, "mkdir '" + prefix + "'");
+    }
+    return {};
+}
+
+void ensure_std_fds() {
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        const int opened = ::open("/dev/null", O_RDWR);
+        // open() returns the lowest free fd, which is exactly the hole we are filling.
+        if (opened >= 0 && opened != fd) ::close(opened);
+    }
+}
+
+std::string errno_text(int err) { return std::generic_category().message(err); }
+
+}  // namespace vigil

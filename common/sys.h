@@ -1,0 +1,36 @@
+// Thin syscall helpers: EINTR retried, O_CLOEXEC forced, errors carry the path.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace vigil {
+
+template <class F>
+auto retry_eintr(F&& call) {
+    for (;;) {
+        auto r = call();
+        if (r != -1 || errno != EINTR) return r;
+    }
+}
+
+// openat() relative to a directory fd; `what` names the object in the error ("/etc/shadow").
+Result<UniqueFd> open_at(int dirfd, const char* name, int flags, std::string_view what, mode_t mode = 0);
+
+// Creates every missing directory of `path` with 0700, like `mkdir -p -m 0700`.
+Result<void> make_private_dirs(const std::string& path);
+
+// Make fds 0-2 valid (/dev/null) so nothing we open later lands on them.
+void ensure_std_fds();
+
+// Text of errno without the thread-unsafe strerror().
+std::string errno_text(int err);
+
+}  // namespace vigil
