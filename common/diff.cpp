@@ -31,8 +31,11 @@ AttrValue xattr_value(const FileRecord& r, std::string_view group) {
         if (any) out += ", ";
         any = true;
         out += escape_bytes(name) + "=";
+        // Text (user.*, SELinux labels with their trailing NUL) reads better escaped; ACLs,
+        // capabilities and anything else binary read better in hex.
         bool printable = group == "xattrs";
-        for (const char c : value) printable = printable && (static_cast<unsigned char>(c) >= 0x20 || c == '\0');
+        for (const char c : value)
+            printable = printable && (static_cast<unsigned char>(c) >= 0x20 || c == '\0' || c == '\n' || c == '\t');
         out += printable ? "\"" + escape_bytes(value) + "\"" : "0x" + to_hex(value);
     }
     return any ? AttrValue::of(out) : AttrValue::null();

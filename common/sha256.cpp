@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -75,16 +76,24 @@ Result<FdDigest> hash_fd(int fd, std::string_view what, struct stat* final_stat)
     // One buffer per thread: 64 KiB reads are where EVP with SHA-NI stops gaining.
     thread_local std::vector<unsigned char> buf(std::size_t{64} * 1024);
     FdDigest out;
+    // Read exactly the size the first fstat() saw, then probe one byte further: a file that
+    // keeps growing (a busy log) must not keep us reading forever.
+    const auto expected = static_cast<std::uint64_t>(before.st_size);
     off_t offset = 0;
-    for (;;) {
-        const ssize_t n = retry_eintr([&] { return ::pread(fd, buf.data(), buf.size(), offset); });
-        if (n == 0) break;
+    while (out.bytes < expected) {
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), expected - out.bytes));
+        const ssize_t n = retry_eintr([&] { return ::pread(fd, buf.data(), want, offset); });
+        if (n == 0) break;  // shrank: caught below
         if (n < 0) return Error::from_errno(errno, "read '" + escape_bytes(what) + "'");
         if (EVP_DigestUpdate(ctx->get(), buf.data(), static_cast<size_t>(n)) != 1)
             return Error::msg("OpenSSL: SHA-256 update failed");
         offset += n;
         out.bytes += static_cast<std::uint64_t>(n);
     }
+    unsigned char probe = 0;
+    const ssize_t extra = retry_eintr([&] { return ::pread(fd, &probe, 1, offset); });
+    if (extra < 0) return Error::from_errno(errno, "read '" + escape_bytes(what) + "'");
+    if (extra > 0) return Error{make_error_code(HashErrc::changed_while_hashing), escape_bytes(what)};
     struct stat after {};
     if (::fstat(fd, &after) < 0) return Error::from_errno(errno, "fstat '" + escape_bytes(what) + "'");
     if (out.bytes != static_cast<std::uint64_t>(before.st_size) || !same_version(before, after))

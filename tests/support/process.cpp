@@ -1,0 +1,106 @@
+#include "tests/support/process.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace vigil::test {
+
+RunResult run_program(const std::string& program, const std::vector<std::string>& args, const RunOptions& opts) {
+    int out_pipe[2];
+    int err_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) < 0 || ::pipe2(err_pipe, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
+    std::vector<std::string> argv_s{program};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e != nullptr; ++e) env_s.emplace_back(*e);
+    env_s.insert(env_s.end(), opts.env.begin(), opts.env.end());
+    std::vector<char*> envp;
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork");
+    if (pid == 0) {
+        ::dup2(out_pipe[1], 1);
+        ::dup2(err_pipe[1], 2);
+        const int devnull = ::open("/dev/null", O_RDONLY);
+        if (devnull >= 0) ::dup2(devnull, 0);
+        if (opts.gid || opts.uid) {
+            ::setgroups(0, nullptr);
+            if (opts.gid && ::setgid(*opts.gid) < 0) ::_exit(126);
+            if (opts.uid && ::setuid(*opts.uid) < 0) ::_exit(126);
+        }
+        ::execve(program.c_str(), argv.data(), envp.data());
+        ::_exit(127);
+    }
+    ::close(out_pipe[1]);
+    ::close(err_pipe[1]);
+    RunResult r;
+    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(opts.timeout_seconds);
+    int open_fds = 2;
+    bool killed = false;
+    while (open_fds > 0) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            ::kill(pid, SIGKILL);
+            killed = true;
+            break;
+        }
+        if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+            char buf[65536];
+            const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+            if (n <= 0) {
+                ::close(fds[i].fd);
+                fds[i].fd = -1;
+                --open_fds;
+                continue;
+            }
+            (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    for (auto& f : fds)
+        if (f.fd >= 0) ::close(f.fd);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) r.exit_code = 128 + WTERMSIG(status);
+    if (killed) r.err += "\n[test harness: killed after timeout]";
+    return r;
+}
+
+RunResult run_vigil(const std::vector<std::string>& args, const RunOptions& opts) {
+    return run_program(VIGIL_BIN, args, opts);
+}
+
+TestUser ensure_user(const std::string& name) {
+    if (::getpwnam(name.c_str()) == nullptr) {
+        auto r = run_program("/usr/sbin/useradd", {"--no-create-home", "--shell", "/usr/sbin/nologin", name});
+        if (r.exit_code != 0 && r.exit_code != 9) throw std::runtime_error("useradd " + name + ": " + r.err);
+    }
+    const passwd* pw = ::getpwnam(name.c_str());
+    if (pw == nullptr) throw std::runtime_error("user " + name + " missing after useradd");
+    return {name, pw->pw_uid, pw->pw_gid};
+}
+
+bool running_as_root() { return ::geteuid() == 0; }
+
+}  // namespace vigil::test
