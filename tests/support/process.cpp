@@ -92,9 +92,13 @@ RunResult run_vigil(const std::vector<std::string>& args, const RunOptions& opts
 }
 
 TestUser ensure_user(const std::string& name) {
-    if (::getpwnam(name.c_str()) == nullptr) {
+    // ctest runs tests in parallel: useradd exits 10 while another one holds /etc/passwd's
+    // lock, and 9 when the other one created the same user first.
+    for (int attempt = 0; attempt < 50 && ::getpwnam(name.c_str()) == nullptr; ++attempt) {
         auto r = run_program("/usr/sbin/useradd", {"--no-create-home", "--shell", "/usr/sbin/nologin", name});
-        if (r.exit_code != 0 && r.exit_code != 9) throw std::runtime_error("useradd " + name + ": " + r.err);
+        if (r.exit_code == 0 || r.exit_code == 9) break;
+        if (r.exit_code != 10) throw std::runtime_error("useradd " + name + ": " + r.err);
+        ::usleep(100 * 1000);
     }
     const passwd* pw = ::getpwnam(name.c_str());
     if (pw == nullptr) throw std::runtime_error("user " + name + " missing after useradd");
