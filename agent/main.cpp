@@ -1,43 +1,93 @@
-// vigild: the real-time agent. This is the foundation's placeholder: it parses the
-// contract's options and says plainly that real-time watching is not built yet
-// (issue "Real-time agent vigild"), instead of pretending to watch.
-#include <unistd.h>
+// vigild: the Vigil real-time agent. Runs in the foreground (systemd style), logs to
+// stderr, prints a line containing "ready" once every watch is in place.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
-#include <cstring>
 #include <string>
+#include <vector>
+
+#include "agent/agent.h"
+#include "agent/log.h"
+#include "common/escape.h"
+#include "common/sys.h"
 
 namespace {
 
 constexpr const char* kHelp =
     "usage: vigild [--policy FILE] [--db FILE] [--watcher auto|fanotify|inotify]\n"
     "\n"
-    "The Vigil real-time agent (fanotify with user attribution, inotify fallback).\n"
-    "Not implemented in this build: use `vigil init` and `vigil check`.\n";
+    "The Vigil real-time agent: records every access or modification of the policy's files\n"
+    "with who (uid, login uid, process), when and what, in the database.\n"
+    "\n"
+    "  --policy FILE   policy (default /etc/vigil/policy.json, else the embedded default)\n"
+    "  --db FILE       database (default /var/lib/vigil/vigil.db); a baseline is built first if\n"
+    "                  it has none\n"
+    "  --watcher W     auto (fanotify when permitted), fanotify, or inotify (no attribution)\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT write every queued event, record agent_stop and exit 0;\n"
+    "SIGHUP reloads the policy (a broken policy is refused and the old one kept).\n";
 
-void say(int fd, const char* text) {
-    const std::size_t len = std::strlen(text);
-    std::size_t done = 0;
-    while (done < len) {
-        const ssize_t n = ::write(fd, text + done, len - done);
-        if (n <= 0) return;
-        done += static_cast<std::size_t>(n);
-    }
+int usage_error(const std::string& what) {
+    vigil::agent::log_error(what + " (see vigild --help)");
+    return 16;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            say(STDOUT_FILENO, kHelp);
+    ::umask(077);
+    vigil::ensure_std_fds();
+    vigil::agent::AgentOptions options;
+    options.db_path = "/var/lib/vigil/vigil.db";
+    std::vector<std::string> args(argv + 1, argv + argc);
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string name = args[i];
+        std::optional<std::string> value;
+        if (name == "--help" || name == "-h") {
+            fputs(kHelp, stdout);
             return 0;
         }
-        if (arg == "--version") {
-            say(STDOUT_FILENO, "vigild " VIGIL_VERSION "\n");
+        if (name == "--version") {
+            fputs("vigild " VIGIL_VERSION "\n", stdout);
             return 0;
+        }
+        if (const auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name.resize(eq);
+        }
+        if (name != "--policy" && name != "--db" && name != "--watcher")
+            return usage_error("unknown argument \"" + vigil::escape_bytes(name) + "\"");
+        if (!value) {
+            if (i + 1 >= args.size()) return usage_error(name + " needs a value");
+            value = args[++i];
+        }
+        if (name == "--policy") options.policy_path = *value;
+        if (name == "--db") options.db_path = *value;
+        if (name == "--watcher") {
+            if (*value != "auto" && *value != "fanotify" && *value != "inotify")
+                return usage_error("--watcher must be auto, fanotify or inotify");
+            options.watcher = *value;
         }
     }
-    say(STDERR_FILENO, "vigild: the real-time agent is not implemented in this build\n");
-    return 16;
+    // Block the signals we handle before any thread starts: they are read from a signalfd.
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    vigil::agent::Agent agent(options);
+    if (auto r = agent.start(); !r) {
+        vigil::agent::log_error(r.error().message());
+        return 18;
+    }
+    return agent.run();
 }

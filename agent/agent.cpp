@@ -1,0 +1,513 @@
+#include "agent/agent.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "agent/log.h"
+#include "common/baseline_store.h"
+#include "common/escape.h"
+#include "common/sys.h"
+#include "common/walker.h"
+
+namespace vigil::agent {
+namespace {
+
+std::int64_t ns_of(const timespec& ts) { return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec; }
+
+// openat2 beneath `root_fd` without crossing any symlink: a directory swapped for a link
+// while we mark the tree can never lead a mark outside it.
+int open_beneath(int root_fd, const std::string& relative) {
+    open_how how{};
+    how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return static_cast<int>(
+        retry_eintr([&] { return ::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how); }));
+}
+
+std::string dir_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
+
+Agent::~Agent() {
+    hash_jobs_.close();
+    if (hasher_.joinable()) hasher_.join();
+    if (writer_) writer_->stop();
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Result<void> Agent::start() {
+    auto policy = load_policy(options_.policy_path);
+    if (!policy) return policy.error();
+    policy_ = std::make_unique<Policy>(std::move(policy.value()));
+    matcher_ = std::make_unique<RuleMatcher>(*policy_);
+
+    const std::string dir = dir_of(options_.db_path);
+    if (auto r = make_private_dirs(dir); !r) return r.error();
+    const std::string lock_path = options_.db_path + ".agent.lock";
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lock_fd_ < 0) return Error::from_errno(errno, "open lock file '" + escape_bytes(lock_path) + "'");
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            return Error::msg("another vigild already runs on database " + escape_bytes(options_.db_path) +
+                              " (lock " + escape_bytes(lock_path) + " is held)");
+        return Error::from_errno(errno, "flock '" + escape_bytes(lock_path) + "'");
+    }
+    if (auto r = open_database(); !r) return r.error();
+
+    if (options_.watcher == "inotify")
+        return Error::msg("the inotify watcher is not implemented yet; use --watcher fanotify");
+    auto fan = FanotifySource::create();
+    if (!fan) return fan.error();
+    fanotify_ = std::move(fan.value());
+    if (auto r = place_marks(*fanotify_, *policy_); !r) return r.error();
+
+    hasher_ = std::thread([this] { hash_loop(); });
+    writer_->start();
+    nlohmann::json detail{{"watcher", "fanotify"},
+                          {"marks", fanotify_->marks()},
+                          {"pidfd", fanotify_->has_pidfd()},
+                          {"policy", escape_bytes(policy_->source)},
+                          {"policy_sha256", policy_->sha256_hex},
+                          {"version", VIGIL_VERSION}};
+    enqueue(agent_event(Action::AgentStart, detail.dump()));
+    log_info("ready: watching " + std::to_string(fanotify_->marks()) + " directories with fanotify" +
+             (fanotify_->has_pidfd() ? " (pidfd attribution)" : "") + ", database " + escape_bytes(options_.db_path));
+    return {};
+}
+
+Result<void> Agent::open_database() {
+    auto db = db::Database::open(options_.db_path, db::OpenMode::Create);
+    if (!db) return db.error();
+    auto latest = latest_baseline(db.value());
+    if (!latest) return latest.error();
+    if (!latest->has_value()) {
+        log_info("no baseline in " + escape_bytes(options_.db_path) + ": building it first");
+        const auto started = realtime_now_ns();
+        auto walk = walk_policy(*policy_, WalkOptions{});
+        for (const auto& w : walk.warnings) log_warning(w);
+        BaselineInfo info;
+        const Actor self = self_actor();
+        info.created_ns = started;
+        info.kind = "init";
+        info.policy_source = policy_->source;
+        info.policy_sha256 = policy_->sha256_hex;
+        info.policy_text = policy_->text;
+        info.uid = self.uid;
+        info.auid = self.auid;
+        info.user = self.user;
+        info.login_user = self.login_user;
+        info.hostname = host_name();
+        auto txn = db::WriteTxn::begin(db.value());
+        if (!txn) return txn.error();
+        if (auto id = write_baseline(db.value(), walk.records, info); !id) return id.error();
+        if (auto r = txn->commit(); !r) return r;
+        log_info("baseline written: " + std::to_string(walk.records.size()) + " entries");
+    }
+    auto records = load_baseline(db.value());
+    if (!records) return records.error();
+    for (auto& r : records.value()) known_.emplace(std::move(r.path), r.sha256);
+    writer_ = std::make_unique<Writer>(std::move(db.value()), events_);
+    return {};
+}
+
+Result<void> Agent::place_marks(FanotifySource& source, const Policy& policy) {
+    for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
+        const Rule& rule = policy.rules[i];
+        if (rule.watch == WatchMode::None) continue;
+        const auto roots = expand_rule_roots(rule.path);
+        if (roots.empty()) log_warning("rule " + std::to_string(i + 1) + " (" + escape_bytes(rule.path) +
+                                       "): does not exist; not watched");
+        for (const auto& root : roots) {
+            struct stat st {};
+            if (::lstat(root.c_str(), &st) < 0) continue;
+            if (S_ISDIR(st.st_mode)) {
+                mark_tree(source, root, i, 0);
+                continue;
+            }
+            // A single file: its directory's events, filtered by rule, tell us about it.
+            const std::string parent = dir_of(root);
+            auto fd = open_at(AT_FDCWD, parent.c_str(), O_RDONLY | O_DIRECTORY, parent);
+            if (!fd) {
+                log_warning(fd.error().message());
+                continue;
+            }
+            if (auto r = source.watch_dir(fd->get(), parent, rule.watch == WatchMode::Access); !r)
+                log_warning(r.error().message());
+        }
+    }
+    if (source.marks() == 0) return Error::msg("nothing to watch: no rule path exists or every rule has watch:none");
+    return {};
+}
+
+void Agent::mark_tree(FanotifySource& source, const std::string& root, std::uint32_t rule_index,
+                      std::int64_t report_before_ns) {
+    const Rule& rule = policy_->rules[rule_index];
+    auto root_fd = open_at(AT_FDCWD, root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW, root);
+    if (!root_fd) {
+        log_warning("cannot watch " + root_fd.error().message());
+        return;
+    }
+    struct stat root_st {};
+    if (::fstat(root_fd->get(), &root_st) < 0) return;
+    std::vector<std::string> pending{""};  // paths relative to root; "" is the root itself
+    while (!pending.empty()) {
+        const std::string rel = std::move(pending.back());
+        pending.pop_back();
+        const std::string path = rel.empty() ? root : join_path(root, rel);
+        const int raw_fd = rel.empty() ? ::fcntl(root_fd->get(), F_DUPFD_CLOEXEC, 3) : open_beneath(root_fd->get(), rel);
+        if (raw_fd < 0) continue;  // vanished or replaced by a link meanwhile
+        UniqueFd fd(raw_fd);
+        if (auto r = source.watch_dir(fd.get(), path, rule.watch == WatchMode::Access); !r) {
+            log_warning(r.error().message());
+            continue;
+        }
+        if (!rule.recursive && !rel.empty()) continue;
+        const int list_fd = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+        if (list_fd < 0) continue;
+        std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(list_fd), &::closedir);
+        if (!dir) {
+            ::close(list_fd);
+            continue;
+        }
+        while (const dirent* ent = ::readdir(dir.get())) {
+            const std::string_view name = ent->d_name;
+            if (name == "." || name == "..") continue;
+            const std::string child = join_path(path, name);
+            if (matcher_->rule_for(child) != rule_index) continue;  // excluded, or another rule's
+            struct stat st {};
+            if (::fstatat(fd.get(), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+            if (report_before_ns > 0 && ns_of(st.st_ctim) <= report_before_ns) {
+                // Created before our mark existed: the kernel never told us; the scan does.
+                Event e;
+                e.time_ns = realtime_now_ns();
+                e.action = Action::Create;
+                e.source = Source::Scan;
+                e.path = child;
+                if (!rule.label.empty()) e.label = rule.label;
+                e.severity = std::string(severity_name(rule.severity));
+                e.detail = R"({"reason":"present in a new directory before it was watched"})";
+                enqueue(std::move(e));
+            }
+            if (S_ISDIR(st.st_mode) && rule.recursive && (!rule.one_filesystem || st.st_dev == root_st.st_dev))
+                pending.push_back(rel.empty() ? std::string(name) : rel + "/" + std::string(name));
+        }
+    }
+}
+
+Event Agent::base_event(const RawEvent& raw, std::optional<std::uint32_t> rule) const {
+    Event e;
+    e.time_ns = raw.time_ns;
+    e.action = raw.action;
+    e.source = raw.source;
+    if (!raw.path.empty()) e.path = raw.path;
+    if (raw.old_path && !raw.old_path->empty()) e.old_path = raw.old_path;
+    if (rule) {
+        const Rule& r = policy_->rules[*rule];
+        if (!r.label.empty()) e.label = r.label;
+        e.severity = std::string(severity_name(r.severity));
+    }
+    return e;
+}
+
+Event Agent::agent_event(Action action, std::optional<std::string> detail) const {
+    Event e;
+    e.time_ns = realtime_now_ns();
+    e.action = action;
+    e.source = Source::Scan;
+    e.actor = self_actor();
+    e.detail = std::move(detail);
+    return e;
+}
+
+void Agent::enqueue(Event event) {
+    if (!events_.try_push(std::move(event))) {
+        const std::scoped_lock lock(known_mu_);
+        ++lost_;
+        rescan_pending_ = true;
+    }
+}
+
+void Agent::on_event(RawEvent&& raw) {
+    std::optional<std::uint32_t> rule = raw.path.empty() ? std::nullopt : matcher_->rule_for(raw.path);
+    if (!rule && raw.old_path && !raw.old_path->empty()) rule = matcher_->rule_for(*raw.old_path);
+    if (!rule) return;
+    const Rule& r = policy_->rules[*rule];
+    if (r.watch == WatchMode::None) return;
+    if ((raw.action == Action::Open || raw.action == Action::Read) && r.watch != WatchMode::Access) return;
+
+    Event e = base_event(raw, rule);
+    e.actor = attributor_.resolve(raw.pid, raw.pidfd.get(), raw.boot_ns);
+
+    if (raw.action == Action::Rename && raw.is_dir && raw.old_path && !raw.old_path->empty() && !raw.path.empty())
+        fanotify_->rename_dir(*raw.old_path, raw.path);
+    const bool new_dir = raw.is_dir && (raw.action == Action::Create || raw.action == Action::Rename) &&
+                         !raw.path.empty() && matcher_->rule_for(raw.path) == rule;
+    {
+        const std::scoped_lock lock(known_mu_);
+        if (raw.action == Action::Delete) {
+            auto it = known_.find(raw.path);
+            if (it != known_.end()) {
+                if (it->second) e.sha256_before = std::string(digest_bytes(*it->second));
+                known_.erase(it);
+            }
+        } else if (raw.action == Action::Rename && e.old_path) {
+            // Everything under a renamed directory moves with it.
+            auto it = known_.lower_bound(*e.old_path);
+            std::vector<std::pair<std::string, std::optional<Sha256Digest>>> moved;
+            while (it != known_.end() && path_is_under(it->first, *e.old_path)) {
+                moved.emplace_back(raw.path + it->first.substr(e.old_path->size()), it->second);
+                it = known_.erase(it);
+            }
+            for (auto& m : moved) known_[m.first] = m.second;
+        } else if (raw.action == Action::Create) {
+            known_.emplace(raw.path, std::nullopt);
+        }
+    }
+    if (new_dir) mark_tree(*fanotify_, raw.path, *rule, raw.time_ns);
+
+    if (raw.action == Action::Modify && !raw.is_dir) {
+        HashJob job{std::move(e), raw.object};
+        if (!hash_jobs_.try_push(std::move(job))) {
+            Event unhashed = base_event(raw, rule);
+            unhashed.actor = attributor_.resolve(raw.pid, -1, raw.boot_ns);
+            unhashed.detail = R"({"hash":"skipped: hash queue full; the next rescan compares content"})";
+            enqueue(std::move(unhashed));
+            const std::scoped_lock lock(known_mu_);
+            rescan_pending_ = true;
+        }
+        return;
+    }
+    enqueue(std::move(e));
+}
+
+void Agent::on_overflow(Source source, const std::string& what) {
+    Event e = agent_event(Action::Overflow, nlohmann::json{{"source", source_name(source)}, {"reason", what}}.dump());
+    e.source = source;
+    enqueue(std::move(e));
+    const std::scoped_lock lock(known_mu_);
+    rescan_pending_ = true;
+}
+
+void Agent::hash_loop() {
+    std::vector<HashJob> jobs;
+    for (;;) {
+        jobs.clear();
+        hash_jobs_.pop_batch(jobs, 64, std::chrono::milliseconds(100));
+        if (jobs.empty()) {
+            if (hash_jobs_.closed_and_empty()) return;
+            continue;
+        }
+        for (auto& job : jobs) {
+            Event& e = job.event;
+            const std::string path = e.path.value_or("");
+            auto fd = fanotify_->open_object(job.object, O_RDONLY | O_NONBLOCK | O_NOATIME);
+            std::optional<Sha256Digest> after;
+            std::string problem;
+            if (fd) {
+                auto digest = hash_fd(fd->get(), path);
+                if (digest) {
+                    after = digest->digest;
+                } else {
+                    problem = digest.error().message();
+                }
+            } else {
+                problem = fd.error().code.value() == ESTALE ? "deleted before it could be hashed"
+                                                                           : fd.error().message();
+            }
+            std::optional<Sha256Digest> before;
+            {
+                const std::scoped_lock lock(known_mu_);
+                auto it = known_.find(path);
+                if (it != known_.end()) before = it->second;
+                if (after) known_[path] = after;
+            }
+            if (before) e.sha256_before = std::string(digest_bytes(*before));
+            if (after) e.sha256_after = std::string(digest_bytes(*after));
+            nlohmann::json detail = nlohmann::json::object();
+            if (after && before) detail["content_changed"] = *after != *before;
+            if (!problem.empty()) detail["hash_error"] = problem;
+            if (!detail.empty()) e.detail = detail.dump();
+            enqueue(std::move(e));
+        }
+    }
+}
+
+void Agent::rescan() {
+    log_warning("events may have been lost: rescanning every rule against the last known state");
+    auto walk = walk_policy(*policy_, WalkOptions{});
+    std::uint64_t created = 0;
+    std::uint64_t modified = 0;
+    std::uint64_t deleted = 0;
+    std::vector<Event> changes;
+    {
+        const std::scoped_lock lock(known_mu_);
+        std::map<std::string, std::optional<Sha256Digest>> fresh;
+        for (auto& r : walk.records) fresh.emplace(r.path, r.sha256);
+        auto change = [&](Action action, const std::string& path) {
+            Event e;
+            e.time_ns = realtime_now_ns();
+            e.action = action;
+            e.source = Source::Scan;
+            e.path = path;
+            if (auto rule = matcher_->rule_for(path)) {
+                const Rule& r = policy_->rules[*rule];
+                if (!r.label.empty()) e.label = r.label;
+                e.severity = std::string(severity_name(r.severity));
+            }
+            return e;
+        };
+        for (const auto& [path, digest] : fresh) {
+            auto it = known_.find(path);
+            if (it == known_.end()) {
+                Event e = change(Action::Create, path);
+                if (digest) e.sha256_after = std::string(digest_bytes(*digest));
+                changes.push_back(std::move(e));
+                ++created;
+            } else if (it->second != digest && digest) {
+                Event e = change(Action::Modify, path);
+                if (it->second) e.sha256_before = std::string(digest_bytes(*it->second));
+                e.sha256_after = std::string(digest_bytes(*digest));
+                changes.push_back(std::move(e));
+                ++modified;
+            }
+        }
+        for (const auto& [path, digest] : known_) {
+            if (fresh.count(path) != 0) continue;
+            Event e = change(Action::Delete, path);
+            if (digest) e.sha256_before = std::string(digest_bytes(*digest));
+            changes.push_back(std::move(e));
+            ++deleted;
+        }
+        known_ = std::move(fresh);
+    }
+    enqueue(agent_event(Action::Rescan, nlohmann::json{{"entries", walk.records.size()},
+                                                        {"created", created},
+                                                        {"modified", modified},
+                                                        {"deleted", deleted}}
+                                            .dump()));
+    for (auto& e : changes) enqueue(std::move(e));
+}
+
+void Agent::reload_policy() {
+    auto fresh = load_policy(options_.policy_path);
+    if (!fresh) {
+        log_error("SIGHUP: new policy refused, the old one stays active: " + fresh.error().message());
+        return;
+    }
+    auto policy = std::make_unique<Policy>(std::move(fresh.value()));
+    auto matcher = std::make_unique<RuleMatcher>(*policy);
+    auto fan = FanotifySource::create();
+    if (!fan) {
+        log_error("SIGHUP: cannot start a new watcher, the old policy stays active: " + fan.error().message());
+        return;
+    }
+    // Drain the old watcher first so nothing it queued is lost, then swap.
+    if (auto r = fanotify_->drain(*this); !r) log_error(r.error().message());
+    std::swap(policy_, policy);
+    std::swap(matcher_, matcher);
+    std::swap(fanotify_, fan.value());
+    if (auto r = place_marks(*fanotify_, *policy_); !r) log_error("SIGHUP: " + r.error().message());
+    log_info("policy reloaded from " + escape_bytes(policy_->source) + ": " + std::to_string(fanotify_->marks()) +
+             " directories watched");
+    // Old policy/matcher/source objects die here; the hasher may still hold jobs naming
+    // objects of the old source, so keep it alive until the hash queue drains.
+    // (It owns only fds, released at scope end after this function returns.)
+    hash_jobs_.close();
+    if (hasher_.joinable()) hasher_.join();
+    hash_jobs_.reopen();
+    hasher_ = std::thread([this] { hash_loop(); });
+}
+
+int Agent::run() {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    const UniqueFd sfd(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!sfd) {
+        log_error("signalfd: " + errno_text(errno));
+        return 1;
+    }
+    bool stop = false;
+    std::thread rescanner;
+    while (!stop) {
+        pollfd fds[2] = {{fanotify_->fd(), POLLIN, 0}, {sfd.get(), POLLIN, 0}};
+        const int n = ::poll(fds, 2, 200);
+        if (n < 0 && errno != EINTR) {
+            log_error("poll: " + errno_text(errno));
+            break;
+        }
+        if (n > 0 && (fds[1].revents & POLLIN) != 0) {
+            signalfd_siginfo si{};
+            while (::read(sfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+                if (si.ssi_signo == SIGHUP) {
+                    log_info("SIGHUP: reloading the policy");
+                    reload_policy();
+                } else {
+                    log_info(std::string("signal ") + (si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT") +
+                             ": stopping after every queued event is written");
+                    stop = true;
+                }
+            }
+        }
+        if (!stop && n > 0 && (fds[0].revents & POLLIN) != 0) {
+            if (auto r = fanotify_->drain(*this); !r) log_error(r.error().message());
+        }
+        bool start_rescan = false;
+        std::uint64_t lost = 0;
+        {
+            const std::scoped_lock lock(known_mu_);
+            lost = lost_;
+            if (rescan_pending_ && !rescan_running_.load()) {
+                start_rescan = true;
+                rescan_pending_ = false;
+            }
+        }
+        if (lost > 0) {
+            Event e = agent_event(Action::Overflow,
+                                  nlohmann::json{{"source", "queue"}, {"reason", "event queue full"}, {"lost", lost}}.dump());
+            if (events_.try_push(std::move(e))) {
+                const std::scoped_lock lock(known_mu_);
+                lost_ -= lost;
+            }
+        }
+        if (start_rescan) {
+            if (rescanner.joinable()) rescanner.join();  // the previous one has finished
+            rescan_running_ = true;
+            rescanner = std::thread([this] {
+                rescan();
+                rescan_running_ = false;
+            });
+        }
+    }
+    if (rescanner.joinable()) rescanner.join();
+    hash_jobs_.close();
+    if (hasher_.joinable()) hasher_.join();
+    nlohmann::json detail{{"attributed", attributor_.resolved()}, {"unattributed", attributor_.unresolved()},
+                          {"queue_max_depth", events_.stats().max_depth}};
+    // agent_stop must not be dropped: wait for room if the queue is full.
+    for (Event stop_event = agent_event(Action::AgentStop, detail.dump()); !events_.try_push(stop_event);)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    writer_->stop();
+    log_info("stopped: " + std::to_string(writer_->written()) + " events written");
+    return 0;
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,86 @@
+// The agent: policy -> watcher marks; kernel events -> attributed, rule-labelled Events ->
+// hashers (close-after-write) -> the writer. One instance per process, run from main().
+//
+// Threads: main (poll loop: watcher fd, signalfd; all attribution happens here, while the
+// process behind an event most likely still exists), one hasher, one writer.
+// Shutdown order (and why): 1) stop reading the kernel, 2) close the hash queue and join
+// the hasher (its results go to the writer queue), 3) queue agent_stop, 4) stop the writer,
+// which commits everything queued before it returns.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "agent/attribution.h"
+#include "agent/bounded_queue.h"
+#include "agent/fanotify_source.h"
+#include "agent/raw_event.h"
+#include "agent/writer.h"
+#include "common/policy.h"
+#include "common/rule_match.h"
+#include "common/sha256.h"
+
+namespace vigil::agent {
+
+struct AgentOptions {
+    std::optional<std::string> policy_path;
+    std::string db_path;
+    std::string watcher = "auto";  // auto | fanotify | inotify
+};
+
+class Agent final : public EventSink {
+public:
+    explicit Agent(AgentOptions options);
+    ~Agent() override;
+    Agent(const Agent&) = delete;
+    Agent& operator=(const Agent&) = delete;
+
+    // Everything up to "ready": lock, policy, database (baseline if none), marks.
+    Result<void> start();
+    // The poll loop; returns on SIGTERM/SIGINT after a full flush. Exit code for main().
+    int run();
+
+    void on_event(RawEvent&& event) override;
+    void on_overflow(Source source, const std::string& what) override;
+
+private:
+    struct HashJob {
+        Event event;
+        std::string object;
+    };
+
+    Result<void> open_database();
+    Result<void> place_marks(FanotifySource& source, const Policy& policy);
+    void mark_tree(FanotifySource& source, const std::string& root, std::uint32_t rule, std::int64_t report_before_ns);
+    void enqueue(Event event);
+    void hash_loop();
+    void reload_policy();
+    void rescan();
+    Event base_event(const RawEvent& raw, std::optional<std::uint32_t> rule) const;
+    Event agent_event(Action action, std::optional<std::string> detail = std::nullopt) const;
+
+    AgentOptions options_;
+    std::unique_ptr<Policy> policy_;
+    std::unique_ptr<RuleMatcher> matcher_;
+    std::unique_ptr<FanotifySource> fanotify_;
+    int lock_fd_ = -1;
+
+    BoundedQueue<Event> events_{200'000};
+    BoundedQueue<HashJob> hash_jobs_{50'000};
+    std::unique_ptr<Writer> writer_;
+    std::thread hasher_;
+    Attributor attributor_;
+
+    std::mutex known_mu_;
+    std::map<std::string, std::optional<Sha256Digest>> known_;  // last known content per path
+    std::uint64_t lost_ = 0;  // events that did not fit in the queue since the last overflow row
+    bool rescan_pending_ = false;
+    std::atomic<bool> rescan_running_{false};
+};
+
+}  // namespace vigil::agent

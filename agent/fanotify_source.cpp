@@ -1,0 +1,232 @@
+#include "agent/fanotify_source.h"
+
+#include <fcntl.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "agent/attribution.h"
+#include "common/escape.h"
+#include "common/rule_match.h"
+#include "common/sys.h"
+
+namespace vigil::agent {
+namespace {
+
+constexpr std::uint64_t kModifyMask = FAN_CREATE | FAN_DELETE | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_RENAME |
+                                      FAN_ONDIR | FAN_EVENT_ON_CHILD;
+constexpr std::uint64_t kAccessMask = FAN_OPEN | FAN_ACCESS;
+
+// fsid bytes + handle type + handle bytes: the same key from an event's info record and
+// from name_to_handle_at(), so events find their directory's path.
+std::string handle_key(const void* fsid, const file_handle* fh) {
+    std::string key(static_cast<const char*>(fsid), 8);
+    key.append(reinterpret_cast<const char*>(&fh->handle_type), sizeof fh->handle_type);
+    key.append(reinterpret_cast<const char*>(fh->f_handle), fh->handle_bytes);
+    return key;
+}
+
+std::int64_t realtime_ns() { return realtime_now_ns(); }
+
+}  // namespace
+
+Result<std::unique_ptr<FanotifySource>> FanotifySource::create() {
+    std::unique_ptr<FanotifySource> src(new FanotifySource());
+    src->self_ = ::getpid();
+    const unsigned base = FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME | FAN_REPORT_FID;
+    struct Try {
+        unsigned extra;
+        bool pidfd;
+        bool target;
+    };
+    // Optional features first; fall back on EINVAL as fapolicyd does (never by version).
+    const Try tries[] = {{FAN_REPORT_TARGET_FID | FAN_REPORT_PIDFD, true, true},
+                         {FAN_REPORT_PIDFD, true, false},
+                         {FAN_REPORT_TARGET_FID, false, true},
+                         {0, false, false}};
+    int last_errno = 0;
+    for (const auto& t : tries) {
+        const int fd = ::fanotify_init(base | t.extra, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+        if (fd >= 0) {
+            src->fd_.reset(fd);
+            src->pidfd_ = t.pidfd;
+            src->target_fid_ = t.target;
+            return src;
+        }
+        last_errno = errno;
+        if (last_errno != EINVAL) break;
+    }
+    return Error::from_errno(last_errno, "fanotify_init (needs root and Linux >= 5.9 with FID reporting)");
+}
+
+Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool access) {
+    const std::uint64_t mask = kModifyMask | (access ? kAccessMask : 0);
+    if (::fanotify_mark(fd_.get(), FAN_MARK_ADD, mask, dirfd, nullptr) < 0)
+        return Error::from_errno(errno, "fanotify_mark '" + escape_bytes(path) + "'");
+    ++marks_;
+    struct statfs sf {};
+    if (::fstatfs(dirfd, &sf) < 0) return Error::from_errno(errno, "fstatfs '" + escape_bytes(path) + "'");
+    std::vector<char> buf(sizeof(file_handle) + MAX_HANDLE_SZ);
+    auto* fh = reinterpret_cast<file_handle*>(buf.data());
+    fh->handle_bytes = MAX_HANDLE_SZ;
+    int mount_id = 0;
+    if (::name_to_handle_at(dirfd, "", fh, &mount_id, AT_EMPTY_PATH) < 0)
+        return Error::from_errno(errno, "name_to_handle_at '" + escape_bytes(path) + "'");
+    dir_paths_[handle_key(&sf.f_fsid, fh)] = path;
+    const std::string fsid(reinterpret_cast<const char*>(&sf.f_fsid), 8);
+    const std::scoped_lock lock(mount_mu_);
+    if (mount_fds_.count(fsid) == 0) {
+        const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        if (dup >= 0) mount_fds_.emplace(fsid, UniqueFd(dup));
+    }
+    return {};
+}
+
+void FanotifySource::rename_dir(const std::string& from, const std::string& to) {
+    for (auto& [key, path] : dir_paths_) {
+        if (path_is_under(path, from)) path = to + path.substr(from.size());
+    }
+}
+
+std::string FanotifySource::path_of(const std::string& dir_key) const {
+    const auto it = dir_paths_.find(dir_key);
+    if (it != dir_paths_.end()) return it->second;
+    // A directory we did not mark (it moved in and out quickly): ask the kernel.
+    auto fd = open_object(dir_key, O_PATH | O_DIRECTORY);
+    if (!fd) return {};
+    std::string target(4096, '\0');
+    const std::string link = "/proc/self/fd/" + std::to_string(fd->get());
+    const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
+    if (n <= 0) return {};
+    target.resize(static_cast<std::size_t>(n));
+    return target;
+}
+
+Result<UniqueFd> FanotifySource::open_object(const std::string& object, int flags) const {
+    if (object.size() < 8 + sizeof(int)) return Error::msg("no object handle in the event");
+    const std::string fsid = object.substr(0, 8);
+    const std::size_t bytes = object.size() - 8 - sizeof(int);
+    std::vector<char> buf(sizeof(file_handle) + bytes);
+    auto* fh = reinterpret_cast<file_handle*>(buf.data());
+    fh->handle_bytes = static_cast<unsigned>(bytes);
+    std::memcpy(&fh->handle_type, object.data() + 8, sizeof(int));
+    std::memcpy(fh->f_handle, object.data() + 8 + sizeof(int), bytes);
+    int mount_fd = -1;
+    {
+        const std::scoped_lock lock(mount_mu_);
+        const auto it = mount_fds_.find(fsid);
+        if (it == mount_fds_.end()) return Error::msg("object on an unwatched filesystem");
+        mount_fd = it->second.get();
+    }
+    const int fd = ::open_by_handle_at(mount_fd, fh, flags | O_CLOEXEC);
+    if (fd < 0) return Error::from_errno(errno, "open_by_handle_at");
+    return UniqueFd(fd);
+}
+
+Result<void> FanotifySource::drain(EventSink& sink) {
+    alignas(fanotify_event_metadata) static thread_local char buf[256 * 1024];
+    for (;;) {
+        const ssize_t len = retry_eintr([&] { return ::read(fd_.get(), buf, sizeof buf); });
+        if (len < 0) {
+            if (errno == EAGAIN) return {};
+            return Error::from_errno(errno, "read fanotify");
+        }
+        if (len == 0) return {};
+        const std::int64_t now = realtime_ns();
+        const std::int64_t boot = boottime_now_ns();
+        ssize_t left = len;
+        for (auto* md = reinterpret_cast<const fanotify_event_metadata*>(buf); FAN_EVENT_OK(md, left);
+             md = FAN_EVENT_NEXT(md, left)) {
+            if (md->vers != FANOTIFY_METADATA_VERSION)
+                return Error::msg("fanotify metadata version " + std::to_string(md->vers) + " is not supported");
+            const UniqueFd object_fd(md->fd);  // FAN_NOFD in FID mode; closed either way
+            if ((md->mask & FAN_Q_OVERFLOW) != 0) {
+                sink.on_overflow(Source::Fanotify, "fanotify queue overflow");
+                continue;
+            }
+            std::string dir_key;
+            std::string name;
+            std::string object;
+            std::string old_dir_key;
+            std::string old_name;
+            std::string new_dir_key;
+            std::string new_name;
+            UniqueFd pidfd;
+            const char* p = reinterpret_cast<const char*>(md) + md->metadata_len;
+            const char* end = reinterpret_cast<const char*>(md) + md->event_len;
+            while (p + sizeof(fanotify_event_info_header) <= end) {
+                fanotify_event_info_header hdr{};
+                std::memcpy(&hdr, p, sizeof hdr);
+                if (hdr.len < sizeof hdr || p + hdr.len > end) break;  // malformed: stop, never overrun
+                if (hdr.info_type == FAN_EVENT_INFO_TYPE_PIDFD) {
+                    fanotify_event_info_pidfd info{};
+                    std::memcpy(&info, p, sizeof info);
+                    if (info.pidfd >= 0) pidfd.reset(info.pidfd);
+                } else if (hdr.info_type != FAN_EVENT_INFO_TYPE_ERROR &&
+                           hdr.len >= sizeof(fanotify_event_info_fid) + sizeof(file_handle)) {
+                    const char* fsid = p + offsetof(fanotify_event_info_fid, fsid);
+                    const auto* fh = reinterpret_cast<const file_handle*>(p + sizeof(fanotify_event_info_fid));
+                    const char* handle_end = reinterpret_cast<const char*>(fh->f_handle) + fh->handle_bytes;
+                    if (handle_end > p + hdr.len) break;
+                    const std::string key = handle_key(fsid, fh);
+                    const std::string_view rest(handle_end, static_cast<std::size_t>(p + hdr.len - handle_end));
+                    const std::string entry_name(rest.substr(0, rest.find('\0')));
+                    switch (hdr.info_type) {
+                        case FAN_EVENT_INFO_TYPE_DFID_NAME: dir_key = key, name = entry_name; break;
+                        case FAN_EVENT_INFO_TYPE_DFID: dir_key = key; break;
+                        case FAN_EVENT_INFO_TYPE_FID: object = key; break;
+                        case FAN_EVENT_INFO_TYPE_OLD_DFID_NAME: old_dir_key = key, old_name = entry_name; break;
+                        case FAN_EVENT_INFO_TYPE_NEW_DFID_NAME: new_dir_key = key, new_name = entry_name; break;
+                        default: break;
+                    }
+                }
+                p += hdr.len;
+            }
+            if (md->pid == self_) continue;  // our own hashing and walking
+
+            auto make = [&](Action action) {
+                RawEvent e;
+                e.time_ns = now;
+                e.boot_ns = boot;
+                e.action = action;
+                e.source = Source::Fanotify;
+                e.is_dir = (md->mask & FAN_ONDIR) != 0;
+                e.pid = md->pid;
+                if (pidfd) e.pidfd.reset(::fcntl(pidfd.get(), F_DUPFD_CLOEXEC, 3));
+                e.object = object;
+                return e;
+            };
+            auto full_path = [&](const std::string& key, const std::string& entry) {
+                std::string dir = path_of(key);
+                if (dir.empty()) return dir;
+                if (entry.empty() || entry == ".") return dir;
+                return dir == "/" ? "/" + entry : dir + "/" + entry;
+            };
+            const std::string path = dir_key.empty() ? std::string() : full_path(dir_key, name);
+            const std::uint64_t m = md->mask;
+            if ((m & FAN_RENAME) != 0) {
+                RawEvent e = make(Action::Rename);
+                e.old_path = full_path(old_dir_key, old_name);
+                e.path = full_path(new_dir_key, new_name);
+                if (!e.path.empty() || !e.old_path->empty()) sink.on_event(std::move(e));
+            }
+            if (path.empty()) continue;  // a directory we never knew: nothing to name it by
+            const std::pair<std::uint64_t, Action> order[] = {
+                {FAN_CREATE, Action::Create}, {FAN_OPEN, Action::Open},           {FAN_ACCESS, Action::Read},
+                {FAN_ATTRIB, Action::Attrib}, {FAN_CLOSE_WRITE, Action::Modify}, {FAN_DELETE, Action::Delete},
+            };
+            for (const auto& [bit, action] : order) {
+                if ((m & bit) == 0) continue;
+                RawEvent e = make(action);
+                e.path = path;
+                sink.on_event(std::move(e));
+            }
+        }
+    }
+}
+
+}  // namespace vigil::agent

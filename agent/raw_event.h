@@ -1,0 +1,36 @@
+// What a watcher hands to the agent: one kernel event, its path already resolved.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/event.h"
+#include "common/unique_fd.h"
+
+namespace vigil::agent {
+
+struct RawEvent {
+    std::int64_t time_ns = 0;  // CLOCK_REALTIME at receipt
+    std::int64_t boot_ns = 0;  // CLOCK_BOOTTIME at receipt (attribution's pid-reuse check)
+    Action action = Action::Modify;
+    Source source = Source::Fanotify;
+    std::string path;
+    std::optional<std::string> old_path;  // rename
+    bool is_dir = false;
+    pid_t pid = 0;  // 0: unknown (inotify)
+    UniqueFd pidfd;  // the kernel's pidfd for `pid`, when it gave one
+    std::string object;  // fanotify: opaque handle of the object (see FanotifySource::open_object)
+};
+
+class EventSink {
+public:
+    virtual ~EventSink() = default;
+    virtual void on_event(RawEvent&& event) = 0;
+    // The kernel dropped events (queue overflow): changes may have gone unseen.
+    virtual void on_overflow(Source source, const std::string& what) = 0;
+};
+
+}  // namespace vigil::agent

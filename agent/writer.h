@@ -1,0 +1,36 @@
+// The writer: the one thread that owns the agent's SQLite connection. It takes batches
+// from the event queue and commits each batch in one transaction (by count: 1024, or by
+// time: 10 ms). A batch that fails to commit (locked, disk full) is kept and retried with
+// backoff; nothing accepted is dropped.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "agent/bounded_queue.h"
+#include "common/db/sqlite.h"
+#include "common/event.h"
+
+namespace vigil::agent {
+
+class Writer {
+public:
+    Writer(db::Database db, BoundedQueue<Event>& queue);
+    ~Writer();  // joins; call stop() first for a clean flush
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+
+    void start();
+    void stop();  // closes the queue, writes what is left, joins
+    std::uint64_t written() const { return written_.load(); }
+
+private:
+    void run();
+    db::Database db_;
+    BoundedQueue<Event>& queue_;
+    std::thread thread_;
+    std::atomic<std::uint64_t> written_{0};
+};
+
+}  // namespace vigil::agent
