@@ -64,8 +64,8 @@ Result<void> Agent::start() {
     if (lock_fd_ < 0) return Error::from_errno(errno, "open lock file '" + escape_bytes(lock_path) + "'");
     if (::flock(lock_fd_, LOCK_EX | LOCK_NB) < 0) {
         if (errno == EWOULDBLOCK)
-            return Error::msg("another vigild already runs on database " + escape_bytes(options_.db_path) +
-                              " (lock " + escape_bytes(lock_path) + " is held)");
+            return Error::msg("another vigild already runs on database " + escape_bytes(options_.db_path) + " (lock " +
+                              escape_bytes(lock_path) + " is held)");
         return Error::from_errno(errno, "flock '" + escape_bytes(lock_path) + "'");
     }
     if (auto r = open_database(); !r) return r.error();
@@ -131,8 +131,9 @@ Result<void> Agent::place_marks(FanotifySource& source, const Policy& policy) {
         const Rule& rule = policy.rules[i];
         if (rule.watch == WatchMode::None) continue;
         const auto roots = expand_rule_roots(rule.path);
-        if (roots.empty()) log_warning("rule " + std::to_string(i + 1) + " (" + escape_bytes(rule.path) +
-                                       "): does not exist; not watched");
+        if (roots.empty())
+            log_warning("rule " + std::to_string(i + 1) + " (" + escape_bytes(rule.path) +
+                        "): does not exist; not watched");
         for (const auto& root : roots) {
             struct stat st {};
             if (::lstat(root.c_str(), &st) < 0) continue;
@@ -170,7 +171,8 @@ void Agent::mark_tree(FanotifySource& source, const std::string& root, std::uint
         const std::string rel = std::move(pending.back());
         pending.pop_back();
         const std::string path = rel.empty() ? root : join_path(root, rel);
-        const int raw_fd = rel.empty() ? ::fcntl(root_fd->get(), F_DUPFD_CLOEXEC, 3) : open_beneath(root_fd->get(), rel);
+        const int raw_fd =
+            rel.empty() ? ::fcntl(root_fd->get(), F_DUPFD_CLOEXEC, 3) : open_beneath(root_fd->get(), rel);
         if (raw_fd < 0) continue;  // vanished or replaced by a link meanwhile
         UniqueFd fd(raw_fd);
         if (auto r = source.watch_dir(fd.get(), path, rule.watch == WatchMode::Access); !r) {
@@ -327,8 +329,8 @@ void Agent::hash_loop() {
                     problem = digest.error().message();
                 }
             } else {
-                problem = fd.error().code.value() == ESTALE ? "deleted before it could be hashed"
-                                                                           : fd.error().message();
+                problem =
+                    fd.error().code.value() == ESTALE ? "deleted before it could be hashed" : fd.error().message();
             }
             std::optional<Sha256Digest> before;
             {
@@ -396,11 +398,11 @@ void Agent::rescan() {
         }
         known_ = std::move(fresh);
     }
-    enqueue(agent_event(Action::Rescan, nlohmann::json{{"entries", walk.records.size()},
-                                                        {"created", created},
-                                                        {"modified", modified},
-                                                        {"deleted", deleted}}
-                                            .dump()));
+    enqueue(agent_event(
+        Action::Rescan,
+        nlohmann::json{
+            {"entries", walk.records.size()}, {"created", created}, {"modified", modified}, {"deleted", deleted}}
+            .dump()));
     for (auto& e : changes) enqueue(std::move(e));
 }
 
@@ -481,8 +483,9 @@ int Agent::run() {
             }
         }
         if (lost > 0) {
-            Event e = agent_event(Action::Overflow,
-                                  nlohmann::json{{"source", "queue"}, {"reason", "event queue full"}, {"lost", lost}}.dump());
+            Event e =
+                agent_event(Action::Overflow,
+                            nlohmann::json{{"source", "queue"}, {"reason", "event queue full"}, {"lost", lost}}.dump());
             if (events_.try_push(std::move(e))) {
                 const std::scoped_lock lock(known_mu_);
                 lost_ -= lost;
@@ -497,10 +500,13 @@ int Agent::run() {
             });
         }
     }
+    // Events the kernel queued before the signal are part of what we were asked to flush.
+    if (auto r = fanotify_->drain(*this); !r) log_error(r.error().message());
     if (rescanner.joinable()) rescanner.join();
     hash_jobs_.close();
     if (hasher_.joinable()) hasher_.join();
-    nlohmann::json detail{{"attributed", attributor_.resolved()}, {"unattributed", attributor_.unresolved()},
+    nlohmann::json detail{{"attributed", attributor_.resolved()},
+                          {"unattributed", attributor_.unresolved()},
                           {"queue_max_depth", events_.stats().max_depth}};
     // agent_stop must not be dropped: wait for room if the queue is full.
     for (Event stop_event = agent_event(Action::AgentStop, detail.dump()); !events_.try_push(stop_event);)

@@ -17,8 +17,8 @@
 namespace vigil::agent {
 namespace {
 
-constexpr std::uint64_t kModifyMask = FAN_CREATE | FAN_DELETE | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_RENAME |
-                                      FAN_ONDIR | FAN_EVENT_ON_CHILD;
+constexpr std::uint64_t kModifyMask =
+    FAN_CREATE | FAN_DELETE | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_RENAME | FAN_ONDIR | FAN_EVENT_ON_CHILD;
 constexpr std::uint64_t kAccessMask = FAN_OPEN | FAN_ACCESS;
 
 // fsid bytes + handle type + handle bytes: the same key from an event's info record and
@@ -216,7 +216,7 @@ Result<void> FanotifySource::drain(EventSink& sink) {
             }
             if (path.empty()) continue;  // a directory we never knew: nothing to name it by
             const std::pair<std::uint64_t, Action> order[] = {
-                {FAN_CREATE, Action::Create}, {FAN_OPEN, Action::Open},           {FAN_ACCESS, Action::Read},
+                {FAN_CREATE, Action::Create}, {FAN_OPEN, Action::Open},          {FAN_ACCESS, Action::Read},
                 {FAN_ATTRIB, Action::Attrib}, {FAN_CLOSE_WRITE, Action::Modify}, {FAN_DELETE, Action::Delete},
             };
             for (const auto& [bit, action] : order) {

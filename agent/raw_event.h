@@ -20,8 +20,8 @@ struct RawEvent {
     std::string path;
     std::optional<std::string> old_path;  // rename
     bool is_dir = false;
-    pid_t pid = 0;  // 0: unknown (inotify)
-    UniqueFd pidfd;  // the kernel's pidfd for `pid`, when it gave one
+    pid_t pid = 0;       // 0: unknown (inotify)
+    UniqueFd pidfd;      // the kernel's pidfd for `pid`, when it gave one
     std::string object;  // fanotify: opaque handle of the object (see FanotifySource::open_object)
 };
 

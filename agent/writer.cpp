@@ -16,7 +16,9 @@ Writer::~Writer() {
     }
 }
 
-void Writer::start() { thread_ = std::thread([this] { run(); }); }
+void Writer::start() {
+    thread_ = std::thread([this] { run(); });
+}
 
 void Writer::stop() {
     queue_.close();

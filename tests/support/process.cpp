@@ -108,3 +108,158 @@ TestUser ensure_user(const std::string& name) {
 bool running_as_root() { return ::geteuid() == 0; }
 
 }  // namespace vigil::test
+
+namespace vigil::test {
+
+BackgroundProcess::BackgroundProcess(const std::string& program, const std::vector<std::string>& args) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
+    std::vector<std::string> argv_s{program};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork");
+    if (pid_ == 0) {
+        ::dup2(p[1], 1);
+        ::dup2(p[1], 2);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::execv(program.c_str(), argv.data());
+        ::_exit(127);
+    }
+    ::close(p[1]);
+    fd_ = p[0];
+}
+
+BackgroundProcess::~BackgroundProcess() {
+    if (status_ < 0 && pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        int st = 0;
+        ::waitpid(pid_, &st, 0);
+    }
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void BackgroundProcess::pump(int timeout_ms) {
+    if (fd_ < 0) return;
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, timeout_ms) <= 0) return;
+    char buf[65536];
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) {
+        ::close(fd_);
+        fd_ = -1;
+        return;
+    }
+    text_.append(buf, static_cast<std::size_t>(n));
+}
+
+bool BackgroundProcess::wait_for_output(const std::string& text, int timeout_seconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+    while (text_.find(text) == std::string::npos) {
+        if (fd_ < 0 || std::chrono::steady_clock::now() > deadline) return false;
+        pump(100);
+    }
+    return true;
+}
+
+void BackgroundProcess::signal(int sig) {
+    if (status_ < 0) ::kill(pid_, sig);
+}
+
+int BackgroundProcess::wait(int timeout_seconds) {
+    if (status_ >= 0) return status_;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+    for (;;) {
+        int st = 0;
+        const pid_t r = ::waitpid(pid_, &st, WNOHANG);
+        if (r == pid_) {
+            while (fd_ >= 0) pump(100);
+            status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            return status_;
+        }
+        if (std::chrono::steady_clock::now() > deadline) return -1;
+        pump(50);
+    }
+}
+
+std::string BackgroundProcess::output() {
+    pump(0);
+    return text_;
+}
+
+int run_as(uid_t uid, gid_t gid, const std::function<int()>& fn, std::optional<unsigned> login_uid) {
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork");
+    if (pid == 0) {
+        if (login_uid) {
+            const int fd = ::open("/proc/self/loginuid", O_WRONLY | O_CLOEXEC);
+            const std::string v = std::to_string(*login_uid);
+            if (fd < 0 || ::write(fd, v.data(), v.size()) != static_cast<ssize_t>(v.size())) ::_exit(125);
+            ::close(fd);
+        }
+        if (::setgroups(0, nullptr) < 0 || ::setgid(gid) < 0 || ::setuid(uid) < 0) ::_exit(126);
+        ::_exit(fn());
+    }
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+}  // namespace vigil::test
+
+namespace vigil::test {
+
+ActAs::ActAs(uid_t uid, gid_t gid, std::optional<unsigned> login_uid, std::vector<std::function<int()>> steps) {
+    int down[2];
+    int up[2];
+    if (::pipe2(down, O_CLOEXEC) < 0 || ::pipe2(up, O_CLOEXEC) < 0) throw std::runtime_error("pipe");
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork");
+    if (pid_ == 0) {
+        ::close(down[1]);
+        ::close(up[0]);
+        if (login_uid) {
+            const int fd = ::open("/proc/self/loginuid", O_WRONLY | O_CLOEXEC);
+            const std::string v = std::to_string(*login_uid);
+            if (fd < 0 || ::write(fd, v.data(), v.size()) != static_cast<ssize_t>(v.size())) ::_exit(125);
+            ::close(fd);
+        }
+        if (::setgroups(0, nullptr) < 0 || ::setgid(gid) < 0 || ::setuid(uid) < 0) ::_exit(126);
+        for (auto& step : steps) {
+            char go = 0;
+            if (::read(down[0], &go, 1) != 1) ::_exit(0);
+            const auto rc = static_cast<char>(step());
+            if (::write(up[1], &rc, 1) != 1) ::_exit(1);
+        }
+        char go = 0;
+        while (::read(down[0], &go, 1) == 1) {
+        }
+        ::_exit(0);
+    }
+    ::close(down[0]);
+    ::close(up[1]);
+    to_child_ = down[1];
+    from_child_ = up[0];
+}
+
+ActAs::~ActAs() {
+    ::close(to_child_);
+    ::close(from_child_);
+    int st = 0;
+    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+    }
+}
+
+int ActAs::run_next() {
+    const char go = 1;
+    char rc = 0;
+    if (::write(to_child_, &go, 1) != 1 || ::read(from_child_, &rc, 1) != 1) return -1;
+    return rc;
+}
+
+}  // namespace vigil::test

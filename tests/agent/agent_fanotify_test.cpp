@@ -1,0 +1,267 @@
+// vigild against the real kernel: start the built agent on a temporary tree, act as real
+// users (useradd, fork, setuid; a login uid written first, as a login would), stop it
+// with SIGTERM, then read the rows it wrote.
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <map>
+#include <optional>
+#include <sqlite3.h>
+#include <thread>
+
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+using vigil::test::BackgroundProcess;
+using vigil::test::TempDir;
+
+namespace {
+
+using Row = std::map<std::string, std::optional<std::string>>;
+
+std::vector<Row> read_events(const std::string& db) {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw, "SELECT * FROM events ORDER BY id", -1, &st, nullptr) == SQLITE_OK);
+    std::vector<Row> rows;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        Row row;
+        for (int c = 0; c < sqlite3_column_count(st); ++c) {
+            const std::string name = sqlite3_column_name(st, c);
+            if (sqlite3_column_type(st, c) == SQLITE_NULL) {
+                row[name] = std::nullopt;
+            } else {
+                const void* p = sqlite3_column_blob(st, c);
+                row[name] =
+                    std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
+            }
+        }
+        rows.push_back(std::move(row));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    return rows;
+}
+
+std::vector<Row> find(const std::vector<Row>& rows, const std::string& action, const std::string& path) {
+    std::vector<Row> out;
+    for (const auto& r : rows)
+        if (r.at("action") == action && r.at("path") == path) out.push_back(r);
+    return out;
+}
+
+struct Agent {
+    TempDir dir;
+    std::string root = dir / "watched";
+    std::string db = dir / "state/vigil.db";
+    std::string policy = dir / "policy.json";
+    std::unique_ptr<BackgroundProcess> proc;
+
+    explicit Agent(const std::string& rules_json = "") {
+        vigil::test::make_dirs(root + "/secret");
+        vigil::test::make_dirs(root + "/cache");
+        vigil::test::write_file(root + "/existing", "v1\n");
+        vigil::test::write_file(root + "/secret/customers.csv", "id,name\n1,Ada\n");
+        ::chmod(root.c_str(), 0777);  // test users act inside
+        ::chmod((root + "/secret").c_str(), 0755);
+        ::chmod((root + "/secret/customers.csv").c_str(), 0644);
+        const std::string rules = rules_json.empty()
+                                      ? R"({"path":")" + root + R"(","exclude":[")" + root +
+                                            R"(/cache"],"label":"data"},{"path":")" + root +
+                                            R"(/secret","watch":"access","label":"customers","severity":"critical"})"
+                                      : rules_json;
+        vigil::test::write_file(policy, "{\"rules\":[" + rules + "]}");
+        ::chmod(policy.c_str(), 0644);
+        start();
+    }
+
+    void start() {
+        proc =
+            std::make_unique<BackgroundProcess>(VIGILD_BIN, std::vector<std::string>{"--policy", policy, "--db", db});
+        INFO(proc->output());
+        REQUIRE(proc->wait_for_output("ready"));
+    }
+
+    // Polls the database (readers never block the agent) until the row is there.
+    bool wait_for(const std::string& action, const std::string& path, int seconds = 20) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (!find(read_events(db), action, path).empty()) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        return false;
+    }
+
+    std::vector<Row> stop() {
+        proc->signal(SIGTERM);
+        const int code = proc->wait();
+        INFO(proc->output());
+        REQUIRE(code == 0);
+        return read_events(db);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("fanotify: each kind of change is recorded with its actor", "[kernel][root][agent]") {
+    REQUIRE(vigil::test::running_as_root());
+    const auto alice = vigil::test::ensure_user("vigilalice");
+    Agent agent;
+    const std::string f = agent.root + "/report.txt";
+    const std::string g = agent.root + "/final.txt";
+    {
+        // alice logged in as 4242 and switched to her own uid: auid != uid, as after sudo.
+        vigil::test::ActAs act(alice.uid, alice.gid, 4242,
+                               {[&] {
+                                    const int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                                    if (fd < 0 || ::write(fd, "draft\n", 6) != 6) return 1;
+                                    return ::close(fd);
+                                },
+                                [&] { return ::chmod(f.c_str(), 0600); },
+                                [&] { return ::rename(f.c_str(), g.c_str()); }, [&] { return ::unlink(g.c_str()); }});
+        // Each step waits for its row, so the file still exists when it is hashed and
+        // alice's process is still there to be attributed.
+        REQUIRE(act.run_next() == 0);
+        REQUIRE(agent.wait_for("modify", f));
+        REQUIRE(act.run_next() == 0);
+        REQUIRE(agent.wait_for("attrib", f));
+        REQUIRE(act.run_next() == 0);
+        REQUIRE(agent.wait_for("rename", g));
+        REQUIRE(act.run_next() == 0);
+        REQUIRE(agent.wait_for("delete", g));
+    }
+    REQUIRE(::chown((agent.root + "/existing").c_str(), alice.uid, alice.gid) == 0);
+    const auto rows = agent.stop();
+
+    const auto created = find(rows, "create", f);
+    REQUIRE(created.size() == 1);
+    const Row& c = created[0];
+    CHECK(c.at("uid") == std::to_string(alice.uid));
+    CHECK(c.at("euid") == std::to_string(alice.uid));
+    CHECK(c.at("auid") == "4242");
+    CHECK(c.at("user") == "vigilalice");
+    CHECK(c.at("source") == "fanotify");
+    CHECK(c.at("label") == "data");
+    CHECK(c.at("pid").has_value());
+    CHECK(c.at("exe").has_value());
+    CHECK(c.at("cmdline").has_value());
+
+    const auto modified = find(rows, "modify", f);
+    REQUIRE(modified.size() == 1);
+    REQUIRE(modified[0].at("sha256_after").has_value());
+    CHECK(modified[0].at("sha256_after")->size() == 32);
+    CHECK_FALSE(modified[0].at("sha256_before").has_value());  // a new file has no previous content
+    CHECK(modified[0].at("uid") == std::to_string(alice.uid));
+
+    const auto attrib = find(rows, "attrib", f);
+    REQUIRE(attrib.size() == 1);
+    CHECK(attrib[0].at("auid") == "4242");
+    const auto renamed = find(rows, "rename", g);
+    REQUIRE(renamed.size() == 1);
+    CHECK(renamed[0].at("old_path") == f);
+    CHECK(renamed[0].at("user") == "vigilalice");
+    const auto deleted = find(rows, "delete", g);
+    REQUIRE(deleted.size() == 1);
+    CHECK(deleted[0].at("sha256_before") == modified[0].at("sha256_after"));
+    CHECK(deleted[0].at("uid") == std::to_string(alice.uid));
+
+    const auto chowned = find(rows, "attrib", agent.root + "/existing");
+    REQUIRE(chowned.size() == 1);
+    CHECK(chowned[0].at("uid") == "0");
+
+    CHECK(rows.front().at("action") == "agent_start");
+    CHECK(rows.back().at("action") == "agent_stop");
+}
+
+TEST_CASE("fanotify: reads of access-watched files are recorded, the agent's own are not", "[kernel][root][agent]") {
+    REQUIRE(vigil::test::running_as_root());
+    const auto bob = vigil::test::ensure_user("vigilbob");
+    Agent agent;
+    const std::string secret = agent.root + "/secret/customers.csv";
+    {
+        vigil::test::ActAs act(bob.uid, bob.gid, std::nullopt, {[&] {
+                                   char buf[64];
+                                   const int fd = ::open(secret.c_str(), O_RDONLY);
+                                   if (fd < 0) return 1;
+                                   const ssize_t n = ::read(fd, buf, sizeof buf);
+                                   ::close(fd);
+                                   return n > 0 ? 0 : 2;
+                               }});
+        REQUIRE(act.run_next() == 0);
+        REQUIRE(agent.wait_for("read", secret));
+    }
+    vigil::test::read_file(agent.root + "/existing");  // modify-only rule: a read is not recorded
+    const auto rows = agent.stop();
+    const auto opens = find(rows, "open", secret);
+    REQUIRE(opens.size() == 1);
+    CHECK(opens[0].at("uid") == std::to_string(bob.uid));
+    CHECK(opens[0].at("label") == "customers");
+    CHECK(opens[0].at("severity") == "critical");
+    CHECK(find(rows, "read", secret).size() == 1);
+    CHECK(find(rows, "open", agent.root + "/existing").empty());
+    for (const auto& r : rows) {
+        if (r.at("comm") == "vigild") CHECK((r.at("action") == "agent_start" || r.at("action") == "agent_stop"));
+    }
+}
+
+TEST_CASE("fanotify: mkdir then a file inside at once; excluded subtrees stay silent", "[kernel][agent]") {
+    Agent agent;
+    const std::string d = agent.root + "/fresh/deeper";
+    vigil::test::make_dirs(d);
+    vigil::test::write_file(d + "/inner", "written immediately\n");
+    vigil::test::write_file(agent.root + "/cache/ignored", "x");
+    const auto rows = agent.stop();
+    CHECK(find(rows, "create", agent.root + "/fresh").size() == 1);
+    CHECK_FALSE(find(rows, "create", d + "/inner").empty());
+    for (const auto& r : rows) {
+        if (r.at("path")) CHECK(r.at("path")->find("/cache/") == std::string::npos);
+    }
+}
+
+TEST_CASE("fanotify: a write that leaves the content as it was says so", "[kernel][agent]") {
+    Agent agent;
+    vigil::test::write_file(agent.root + "/existing", "v1\n");
+    const auto rows = agent.stop();
+    const auto m = find(rows, "modify", agent.root + "/existing");
+    REQUIRE(m.size() == 1);
+    CHECK(m[0].at("sha256_before") == m[0].at("sha256_after"));
+    CHECK_THAT(m[0].at("detail").value_or(""), Catch::Contains("\"content_changed\":false"));
+}
+
+TEST_CASE("SIGTERM with events still queued loses none", "[kernel][agent]") {
+    Agent agent;
+    constexpr int kFiles = 3000;
+    for (int i = 0; i < kFiles; ++i) vigil::test::write_file(agent.root + "/burst-" + std::to_string(i), "x");
+    const auto rows = agent.stop();  // immediately: most events are still in the kernel queue
+    int creates = 0;
+    int modifies = 0;
+    for (const auto& r : rows) {
+        if (!r.at("path") || r.at("path")->find("/burst-") == std::string::npos) continue;
+        creates += r.at("action") == "create";
+        modifies += r.at("action") == "modify";
+    }
+    CHECK(creates == kFiles);
+    CHECK(modifies == kFiles);
+}
+
+TEST_CASE("SIGHUP with a broken policy keeps the old one", "[kernel][agent]") {
+    Agent agent;
+    vigil::test::write_file(agent.policy, "{ broken");
+    agent.proc->signal(SIGHUP);
+    REQUIRE(agent.proc->wait_for_output("refused"));
+    vigil::test::write_file(agent.root + "/after-hup", "still watched");
+    const auto rows = agent.stop();
+    CHECK(find(rows, "create", agent.root + "/after-hup").size() == 1);
+}
+
+TEST_CASE("two agents never write one database", "[kernel][agent]") {
+    Agent agent;
+    BackgroundProcess second(VIGILD_BIN, {"--policy", agent.policy, "--db", agent.db});
+    CHECK(second.wait() == 18);
+    CHECK_THAT(second.output(), Catch::Contains("another vigild"));
+    agent.stop();
+}
