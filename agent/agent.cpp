@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "agent/fanotify_source.h"
 #include "agent/log.h"
 #include "common/baseline_store.h"
 #include "common/escape.h"
@@ -70,25 +71,29 @@ Result<void> Agent::start() {
     }
     if (auto r = open_database(); !r) return r.error();
 
+    auto source = make_source();
+    if (!source) return source.error();
+    source_ = std::move(source.value());
+    if (auto r = place_marks(*source_, *policy_); !r) return r.error();
+
+    hasher_ = std::thread([this] { hash_loop(); });
+    writer_->start();
+    nlohmann::json detail{{"watcher", source_->name()},           {"marks", source_->marks()},
+                          {"pidfd", source_->has_pidfd()},        {"policy", escape_bytes(policy_->source)},
+                          {"policy_sha256", policy_->sha256_hex}, {"version", VIGIL_VERSION}};
+    enqueue(agent_event(Action::AgentStart, detail.dump()));
+    log_info("ready: watching " + std::to_string(source_->marks()) + " directories with " +
+             std::string(source_->name()) + (source_->has_pidfd() ? " (pidfd attribution)" : "") + ", database " +
+             escape_bytes(options_.db_path));
+    return {};
+}
+
+Result<std::unique_ptr<WatchSource>> Agent::make_source() const {
     if (options_.watcher == "inotify")
         return Error::msg("the inotify watcher is not implemented yet; use --watcher fanotify");
     auto fan = FanotifySource::create();
     if (!fan) return fan.error();
-    fanotify_ = std::move(fan.value());
-    if (auto r = place_marks(*fanotify_, *policy_); !r) return r.error();
-
-    hasher_ = std::thread([this] { hash_loop(); });
-    writer_->start();
-    nlohmann::json detail{{"watcher", "fanotify"},
-                          {"marks", fanotify_->marks()},
-                          {"pidfd", fanotify_->has_pidfd()},
-                          {"policy", escape_bytes(policy_->source)},
-                          {"policy_sha256", policy_->sha256_hex},
-                          {"version", VIGIL_VERSION}};
-    enqueue(agent_event(Action::AgentStart, detail.dump()));
-    log_info("ready: watching " + std::to_string(fanotify_->marks()) + " directories with fanotify" +
-             (fanotify_->has_pidfd() ? " (pidfd attribution)" : "") + ", database " + escape_bytes(options_.db_path));
-    return {};
+    return std::unique_ptr<WatchSource>(std::move(fan.value()));
 }
 
 Result<void> Agent::open_database() {
@@ -126,7 +131,7 @@ Result<void> Agent::open_database() {
     return {};
 }
 
-Result<void> Agent::place_marks(FanotifySource& source, const Policy& policy) {
+Result<void> Agent::place_marks(WatchSource& source, const Policy& policy) {
     for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
         const Rule& rule = policy.rules[i];
         if (rule.watch == WatchMode::None) continue;
@@ -156,7 +161,7 @@ Result<void> Agent::place_marks(FanotifySource& source, const Policy& policy) {
     return {};
 }
 
-void Agent::mark_tree(FanotifySource& source, const std::string& root, std::uint32_t rule_index,
+void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_t rule_index,
                       std::int64_t report_before_ns) {
     const Rule& rule = policy_->rules[rule_index];
     auto root_fd = open_at(AT_FDCWD, root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW, root);
@@ -257,7 +262,7 @@ void Agent::on_event(RawEvent&& raw) {
     e.actor = attributor_.resolve(raw.pid, raw.pidfd.get(), raw.boot_ns);
 
     if (raw.action == Action::Rename && raw.is_dir && raw.old_path && !raw.old_path->empty() && !raw.path.empty())
-        fanotify_->rename_dir(*raw.old_path, raw.path);
+        source_->rename_dir(*raw.old_path, raw.path);
     const bool new_dir = raw.is_dir && (raw.action == Action::Create || raw.action == Action::Rename) &&
                          !raw.path.empty() && matcher_->rule_for(raw.path) == rule;
     {
@@ -281,13 +286,12 @@ void Agent::on_event(RawEvent&& raw) {
             known_.emplace(raw.path, std::nullopt);
         }
     }
-    if (new_dir) mark_tree(*fanotify_, raw.path, *rule, raw.time_ns);
+    if (new_dir) mark_tree(*source_, raw.path, *rule, raw.time_ns);
 
     if (raw.action == Action::Modify && !raw.is_dir) {
-        HashJob job{std::move(e), raw.object};
+        HashJob job{std::move(e), std::move(raw)};
         if (!hash_jobs_.try_push(std::move(job))) {
-            Event unhashed = base_event(raw, rule);
-            unhashed.actor = attributor_.resolve(raw.pid, -1, raw.boot_ns);
+            Event unhashed = std::move(job.event);
             unhashed.detail = R"({"hash":"skipped: hash queue full; the next rescan compares content"})";
             enqueue(std::move(unhashed));
             const std::scoped_lock lock(known_mu_);
@@ -318,7 +322,7 @@ void Agent::hash_loop() {
         for (auto& job : jobs) {
             Event& e = job.event;
             const std::string path = e.path.value_or("");
-            auto fd = fanotify_->open_object(job.object, O_RDONLY | O_NONBLOCK | O_NOATIME);
+            auto fd = source_->open_for_hash(job.raw);
             std::optional<Sha256Digest> after;
             std::string problem;
             if (fd) {
@@ -414,26 +418,25 @@ void Agent::reload_policy() {
     }
     auto policy = std::make_unique<Policy>(std::move(fresh.value()));
     auto matcher = std::make_unique<RuleMatcher>(*policy);
-    auto fan = FanotifySource::create();
-    if (!fan) {
-        log_error("SIGHUP: cannot start a new watcher, the old policy stays active: " + fan.error().message());
+    auto fresh_source = make_source();
+    if (!fresh_source) {
+        log_error("SIGHUP: cannot start a new watcher, the old policy stays active: " + fresh_source.error().message());
         return;
     }
-    // Drain the old watcher first so nothing it queued is lost, then swap.
-    if (auto r = fanotify_->drain(*this); !r) log_error(r.error().message());
-    std::swap(policy_, policy);
-    std::swap(matcher_, matcher);
-    std::swap(fanotify_, fan.value());
-    if (auto r = place_marks(*fanotify_, *policy_); !r) log_error("SIGHUP: " + r.error().message());
-    log_info("policy reloaded from " + escape_bytes(policy_->source) + ": " + std::to_string(fanotify_->marks()) +
-             " directories watched");
-    // Old policy/matcher/source objects die here; the hasher may still hold jobs naming
-    // objects of the old source, so keep it alive until the hash queue drains.
-    // (It owns only fds, released at scope end after this function returns.)
+    // Drain the old watcher first so nothing it queued is lost; let the hasher finish what
+    // it holds (it uses the current source), then swap and restart it.
+    if (auto r = source_->drain(*this); !r) log_error(r.error().message());
     hash_jobs_.close();
     if (hasher_.joinable()) hasher_.join();
+    const std::unique_ptr<WatchSource> old_source = std::move(source_);
+    source_ = std::move(fresh_source.value());
+    std::swap(policy_, policy);
+    std::swap(matcher_, matcher);
+    if (auto r = place_marks(*source_, *policy_); !r) log_error("SIGHUP: " + r.error().message());
     hash_jobs_.reopen();
     hasher_ = std::thread([this] { hash_loop(); });
+    log_info("policy reloaded from " + escape_bytes(policy_->source) + ": " + std::to_string(source_->marks()) +
+             " directories watched");
 }
 
 int Agent::run() {
@@ -450,7 +453,7 @@ int Agent::run() {
     bool stop = false;
     std::thread rescanner;
     while (!stop) {
-        pollfd fds[2] = {{fanotify_->fd(), POLLIN, 0}, {sfd.get(), POLLIN, 0}};
+        pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {sfd.get(), POLLIN, 0}};
         const int n = ::poll(fds, 2, 200);
         if (n < 0 && errno != EINTR) {
             log_error("poll: " + errno_text(errno));
@@ -470,7 +473,7 @@ int Agent::run() {
             }
         }
         if (!stop && n > 0 && (fds[0].revents & POLLIN) != 0) {
-            if (auto r = fanotify_->drain(*this); !r) log_error(r.error().message());
+            if (auto r = source_->drain(*this); !r) log_error(r.error().message());
         }
         bool start_rescan = false;
         std::uint64_t lost = 0;
@@ -501,7 +504,7 @@ int Agent::run() {
         }
     }
     // Events the kernel queued before the signal are part of what we were asked to flush.
-    if (auto r = fanotify_->drain(*this); !r) log_error(r.error().message());
+    if (auto r = source_->drain(*this); !r) log_error(r.error().message());
     if (rescanner.joinable()) rescanner.join();
     hash_jobs_.close();
     if (hasher_.joinable()) hasher_.join();

@@ -18,8 +18,8 @@
 
 #include "agent/attribution.h"
 #include "agent/bounded_queue.h"
-#include "agent/fanotify_source.h"
 #include "agent/raw_event.h"
+#include "agent/watch_source.h"
 #include "agent/writer.h"
 #include "common/policy.h"
 #include "common/rule_match.h"
@@ -51,12 +51,13 @@ public:
 private:
     struct HashJob {
         Event event;
-        std::string object;
+        RawEvent raw;  // what the watcher needs to reopen the file (handle or path)
     };
 
     Result<void> open_database();
-    Result<void> place_marks(FanotifySource& source, const Policy& policy);
-    void mark_tree(FanotifySource& source, const std::string& root, std::uint32_t rule, std::int64_t report_before_ns);
+    Result<std::unique_ptr<WatchSource>> make_source() const;
+    Result<void> place_marks(WatchSource& source, const Policy& policy);
+    void mark_tree(WatchSource& source, const std::string& root, std::uint32_t rule, std::int64_t report_before_ns);
     void enqueue(Event event);
     void hash_loop();
     void reload_policy();
@@ -67,7 +68,7 @@ private:
     AgentOptions options_;
     std::unique_ptr<Policy> policy_;
     std::unique_ptr<RuleMatcher> matcher_;
-    std::unique_ptr<FanotifySource> fanotify_;
+    std::unique_ptr<WatchSource> source_;
     int lock_fd_ = -1;
 
     BoundedQueue<Event> events_{200'000};

@@ -9,6 +9,8 @@
 // which only reads the per-filesystem fds (fixed after marks are placed) under a lock.
 #pragma once
 
+#include <fcntl.h>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -16,31 +18,36 @@
 #include <unordered_map>
 
 #include "agent/raw_event.h"
+#include "agent/watch_source.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
 
 namespace vigil::agent {
 
-class FanotifySource {
+class FanotifySource final : public WatchSource {
 public:
     // Probes the kernel's features, dropping optional ones it refuses (pidfd, target FID).
     static Result<std::unique_ptr<FanotifySource>> create();
 
-    int fd() const { return fd_.get(); }
-    bool has_pidfd() const { return pidfd_; }
+    std::string_view name() const override { return "fanotify"; }
+    int fd() const override { return fd_.get(); }
+    bool has_pidfd() const override { return pidfd_; }
 
     // Marks the directory `dirfd` (path `path`); `access` adds open/read events.
-    Result<void> watch_dir(int dirfd, const std::string& path, bool access);
+    Result<void> watch_dir(int dirfd, const std::string& path, bool access) override;
     // A watched directory was renamed: its handle now maps (with everything below) to `to`.
-    void rename_dir(const std::string& from, const std::string& to);
+    void rename_dir(const std::string& from, const std::string& to) override;
 
     // Reads until the queue is empty (the fd is non-blocking).
-    Result<void> drain(EventSink& sink);
+    Result<void> drain(EventSink& sink) override;
 
     // Opens the object of an event by handle: exactly the inode the event was about.
     Result<UniqueFd> open_object(const std::string& object, int flags) const;
+    Result<UniqueFd> open_for_hash(const RawEvent& event) const override {
+        return open_object(event.object, O_RDONLY | O_NONBLOCK | O_NOATIME);
+    }
 
-    std::size_t marks() const { return marks_; }
+    std::size_t marks() const override { return marks_; }
 
 private:
     FanotifySource() = default;

@@ -1,0 +1,33 @@
+// What the agent needs from a watcher (fanotify or inotify). Implementations run on the
+// agent's main thread, except open_for_hash, which the hasher calls.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "agent/raw_event.h"
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace vigil::agent {
+
+class WatchSource {
+public:
+    virtual ~WatchSource() = default;
+    virtual std::string_view name() const = 0;  // "fanotify" | "inotify"
+    virtual int fd() const = 0;                 // pollable, non-blocking
+    virtual bool has_pidfd() const = 0;
+    // Watches the directory `dirfd` (at `path`) and events on its children; `access` adds
+    // opens and reads. Errors name the path; a full watch table says which sysctl to raise.
+    virtual Result<void> watch_dir(int dirfd, const std::string& path, bool access) = 0;
+    // A watched directory was renamed: it and everything below it now live under `to`.
+    virtual void rename_dir(const std::string& from, const std::string& to) = 0;
+    // Reads until the kernel queue is empty, handing each event to the sink.
+    virtual Result<void> drain(EventSink& sink) = 0;
+    // Opens what an event was about, for hashing, without ever following a symlink:
+    // fanotify by the object's handle, inotify by path relative to a directory fd.
+    virtual Result<UniqueFd> open_for_hash(const RawEvent& event) const = 0;
+    virtual std::size_t marks() const = 0;
+};
+
+}  // namespace vigil::agent
