@@ -16,9 +16,11 @@
 
 #include "agent/fanotify_source.h"
 #include "agent/log.h"
+#include "common/agent_status.h"
 #include "common/baseline_store.h"
 #include "common/escape.h"
 #include "common/sys.h"
+#include "common/time_format.h"
 #include "common/walker.h"
 
 namespace vigil::agent {
@@ -49,7 +51,6 @@ Agent::~Agent() {
     hash_jobs_.close();
     if (hasher_.joinable()) hasher_.join();
     if (writer_) writer_->stop();
-    if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 Result<void> Agent::start() {
@@ -60,15 +61,9 @@ Result<void> Agent::start() {
 
     const std::string dir = dir_of(options_.db_path);
     if (auto r = make_private_dirs(dir); !r) return r.error();
-    const std::string lock_path = options_.db_path + ".agent.lock";
-    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lock_fd_ < 0) return Error::from_errno(errno, "open lock file '" + escape_bytes(lock_path) + "'");
-    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) < 0) {
-        if (errno == EWOULDBLOCK)
-            return Error::msg("another vigild already runs on database " + escape_bytes(options_.db_path) + " (lock " +
-                              escape_bytes(lock_path) + " is held)");
-        return Error::from_errno(errno, "flock '" + escape_bytes(lock_path) + "'");
-    }
+    auto lock = take_agent_lock(options_.db_path);
+    if (!lock) return lock.error();
+    lock_ = std::move(lock.value());
     if (auto r = open_database(); !r) return r.error();
 
     auto source = make_source();
@@ -78,6 +73,7 @@ Result<void> Agent::start() {
 
     hasher_ = std::thread([this] { hash_loop(); });
     writer_->start();
+    started_ns_ = realtime_now_ns();
     nlohmann::json detail{{"watcher", source_->name()},           {"marks", source_->marks()},
                           {"pidfd", source_->has_pidfd()},        {"policy", escape_bytes(policy_->source)},
                           {"policy_sha256", policy_->sha256_hex}, {"version", VIGIL_VERSION}};
@@ -305,9 +301,12 @@ void Agent::on_event(RawEvent&& raw) {
 void Agent::on_overflow(Source source, const std::string& what) {
     Event e = agent_event(Action::Overflow, nlohmann::json{{"source", source_name(source)}, {"reason", what}}.dump());
     e.source = source;
+    const auto when = e.time_ns;
     enqueue(std::move(e));
     const std::scoped_lock lock(known_mu_);
     rescan_pending_ = true;
+    ++overflows_;
+    last_overflow_ns_ = when;
 }
 
 void Agent::hash_loop() {
@@ -439,6 +438,30 @@ void Agent::reload_policy() {
              " directories watched");
 }
 
+void Agent::publish_status(const char* state) {
+    const auto q = events_.stats();
+    nlohmann::json j{{"state", state},
+                     {"pid", ::getpid()},
+                     {"watcher", source_->name()},
+                     {"marks", source_->marks()},
+                     {"pidfd", source_->has_pidfd()},
+                     {"started", format_rfc3339_ns(started_ns_)},
+                     {"updated", format_rfc3339_ns(realtime_now_ns())},
+                     {"events_written", writer_->written()},
+                     {"queue_depth", q.depth},
+                     {"queue_max_depth", q.max_depth},
+                     {"attributed", attributor_.resolved()},
+                     {"unattributed", attributor_.unresolved()},
+                     {"policy", escape_bytes(policy_->source)}};
+    {
+        const std::scoped_lock lock(known_mu_);
+        j["overflows"] = overflows_;
+        j["last_overflow"] =
+            last_overflow_ns_ ? nlohmann::json(format_rfc3339_ns(last_overflow_ns_)) : nlohmann::json();
+    }
+    if (auto r = write_agent_status(options_.db_path, j.dump(2) + "\n"); !r) log_warning(r.error().message());
+}
+
 int Agent::run() {
     sigset_t mask;
     sigemptyset(&mask);
@@ -452,7 +475,12 @@ int Agent::run() {
     }
     bool stop = false;
     std::thread rescanner;
+    auto last_status = std::chrono::steady_clock::time_point{};
     while (!stop) {
+        if (std::chrono::steady_clock::now() - last_status > std::chrono::seconds(1)) {
+            publish_status("running");
+            last_status = std::chrono::steady_clock::now();
+        }
         pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {sfd.get(), POLLIN, 0}};
         const int n = ::poll(fds, 2, 200);
         if (n < 0 && errno != EINTR) {
@@ -515,6 +543,7 @@ int Agent::run() {
     for (Event stop_event = agent_event(Action::AgentStop, detail.dump()); !events_.try_push(stop_event);)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     writer_->stop();
+    publish_status("stopped");
     log_info("stopped: " + std::to_string(writer_->written()) + " events written");
     return 0;
 }

@@ -24,6 +24,7 @@
 #include "common/policy.h"
 #include "common/rule_match.h"
 #include "common/sha256.h"
+#include "common/unique_fd.h"
 
 namespace vigil::agent {
 
@@ -61,6 +62,7 @@ private:
     void enqueue(Event event);
     void hash_loop();
     void reload_policy();
+    void publish_status(const char* state);
     void rescan();
     Event base_event(const RawEvent& raw, std::optional<std::uint32_t> rule) const;
     Event agent_event(Action action, std::optional<std::string> detail = std::nullopt) const;
@@ -69,7 +71,10 @@ private:
     std::unique_ptr<Policy> policy_;
     std::unique_ptr<RuleMatcher> matcher_;
     std::unique_ptr<WatchSource> source_;
-    int lock_fd_ = -1;
+    UniqueFd lock_;  // DB.agent.lock, held while we run
+    std::int64_t started_ns_ = 0;
+    std::uint64_t overflows_ = 0;  // guarded by known_mu_
+    std::int64_t last_overflow_ns_ = 0;
 
     BoundedQueue<Event> events_{200'000};
     BoundedQueue<HashJob> hash_jobs_{50'000};

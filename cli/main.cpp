@@ -10,6 +10,7 @@
 #include "cli/exit_codes.h"
 #include "cli/options.h"
 #include "cli/output.h"
+#include "cli/status_command.h"
 #include "common/escape.h"
 #include "common/sys.h"
 
@@ -24,6 +25,7 @@ constexpr const char* kUsage =
     "  init    build the baseline of every file the policy covers\n"
     "  check   compare the files with the baseline (exit 0 clean, 1 added, 2 removed, 4 changed)\n"
     "  update  accept the current state as the new baseline (recorded with who accepted it)\n"
+    "  status  is an agent running on the database; its watcher, queue, overflows\n"
     "\n"
     "Run `vigil <command> --help` for a command's options. `vigil --version` prints the version.\n"
     "Exit codes 16 and above are errors: 16 usage, 17 policy, 18 database, 19 output, 20 internal.\n";
@@ -58,6 +60,14 @@ constexpr const char* kUpdateHelp =
     "baseline_update event with who accepted it (uid, login uid, process). Prints what was\n"
     "accepted, in the format of `vigil check`.\n";
 
+constexpr const char* kStatusHelp =
+    "usage: vigil status [--db FILE] [--format text|json]\n"
+    "\n"
+    "Says whether a vigild runs on the database (its lock is held), which watcher it uses, how\n"
+    "many directories it watches, its queue depth, how many events carry an actor, and from\n"
+    "the database: events recorded, overflows and the last one, the current baseline.\n"
+    "Exit code: 0 an agent runs, 3 none runs, 16 or above on error.\n";
+
 int run(const std::string& command, const std::vector<std::string>& args) {
     struct Command {
         const char* name;
@@ -69,6 +79,7 @@ int run(const std::string& command, const std::vector<std::string>& args) {
         {"init", kInitHelp, {"policy", "db", "threads"}, &run_init},
         {"check", kCheckHelp, {"policy", "db", "format", "threads"}, &run_check},
         {"update", kUpdateHelp, {"policy", "db", "format", "threads"}, &run_update},
+        {"status", kStatusHelp, {"db", "format"}, &run_status},
     };
     for (const auto& c : commands) {
         if (command != c.name) continue;

@@ -441,7 +441,10 @@ private:
 void expand_into(const std::string& prefix, std::string_view rest, std::vector<std::string>& out) {
     while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
     if (rest.empty()) {
-        out.push_back(prefix.empty() ? "/" : prefix);
+        // A glob that matched nothing is not an error: /home/*/.ssh on a user without keys.
+        struct stat st {};
+        const std::string path = prefix.empty() ? "/" : prefix;
+        if (::lstat(path.c_str(), &st) == 0) out.push_back(path);
         return;
     }
     const auto slash = rest.find('/');

@@ -1,0 +1,134 @@
+#include "cli/status_command.h"
+
+#include <nlohmann/json.hpp>
+
+#include "cli/exit_codes.h"
+#include "cli/output.h"
+#include "common/agent_status.h"
+#include "common/baseline_store.h"
+#include "common/escape.h"
+#include "common/time_format.h"
+
+namespace vigil::cli {
+namespace {
+
+constexpr int kExitNotRunning = 3;
+
+using nlohmann::ordered_json;
+
+Result<ordered_json> database_facts(db::Database& db) {
+    ordered_json facts;
+    auto count = db.prepare(
+        "SELECT count(*), max(time_ns), "
+        "(SELECT max(time_ns) FROM events WHERE action = 'overflow'), "
+        "(SELECT count(*) FROM events WHERE action = 'overflow'), "
+        "(SELECT max(time_ns) FROM events WHERE action = 'agent_start'), "
+        "(SELECT max(time_ns) FROM events WHERE action = 'agent_stop') FROM events");
+    if (!count) return count.error();
+    auto row = count->step();
+    if (!row) return row.error();
+    auto time_or_null = [&](int col) -> ordered_json {
+        if (count->is_null(col)) return nullptr;
+        return format_rfc3339_ns(count->col_int(col));
+    };
+    facts["events"] = count->col_int(0);
+    facts["last_event"] = time_or_null(1);
+    facts["last_overflow"] = time_or_null(2);
+    facts["overflows"] = count->col_int(3);
+    facts["last_agent_start"] = time_or_null(4);
+    facts["last_agent_stop"] = time_or_null(5);
+    auto baseline = latest_baseline(db);
+    if (!baseline) return baseline.error();
+    if (baseline->has_value()) {
+        const auto& b = baseline->value();
+        facts["baseline"] = {
+            {"id", b.id}, {"kind", b.kind}, {"created", format_rfc3339_ns(b.created_ns)}, {"entries", b.entries}};
+    } else {
+        facts["baseline"] = nullptr;
+    }
+    return facts;
+}
+
+std::string text_of(const ordered_json& j) {
+    auto str = [](const ordered_json& v) { return v.is_null() ? std::string("never") : v.get<std::string>(); };
+    std::string out;
+    const auto& agent = j["agent"];
+    if (j["running"].get<bool>()) {
+        out += "Agent: running";
+        if (agent.is_object()) {
+            out += " (pid " + std::to_string(agent.value("pid", 0)) + ", since " + agent.value("started", "?") +
+                   "), watcher " + agent.value("watcher", "?") + " with " + std::to_string(agent.value("marks", 0)) +
+                   " watched directories" + (agent.value("pidfd", false) ? ", pidfd attribution" : "") + "\n";
+            out += "Queue: depth " + std::to_string(agent.value("queue_depth", 0)) + ", max " +
+                   std::to_string(agent.value("queue_max_depth", 0)) + "; events written this run " +
+                   std::to_string(agent.value("events_written", 0)) + "\n";
+            const auto attributed = agent.value("attributed", std::uint64_t{0});
+            const auto unattributed = agent.value("unattributed", std::uint64_t{0});
+            out += "Attribution: " + std::to_string(attributed) + " events with an actor, " +
+                   std::to_string(unattributed) + " without (process gone or unknown)\n";
+        } else {
+            out += " (no status file yet)\n";
+        }
+    } else {
+        out += "Agent: not running on this database\n";
+    }
+    const auto& facts = j["database"];
+    if (facts.is_object()) {
+        out += "Events: " + std::to_string(facts["events"].get<std::int64_t>()) + " recorded, last " +
+               str(facts["last_event"]) + "\n";
+        out += "Overflows: " + std::to_string(facts["overflows"].get<std::int64_t>()) + ", last " +
+               str(facts["last_overflow"]) + "\n";
+        out += "Agent last started " + str(facts["last_agent_start"]) + ", last stopped " +
+               str(facts["last_agent_stop"]) + "\n";
+        if (facts["baseline"].is_object()) {
+            out += "Baseline: #" + std::to_string(facts["baseline"]["id"].get<std::int64_t>()) + " (" +
+                   facts["baseline"]["kind"].get<std::string>() + ") of " +
+                   facts["baseline"]["created"].get<std::string>() + ", " +
+                   std::to_string(facts["baseline"]["entries"].get<std::int64_t>()) + " entries\n";
+        } else {
+            out += "Baseline: none\n";
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+int run_status(const Options& opts) {
+    if (opts.format != "text" && opts.format != "json") {
+        print_error("--format must be text or json");
+        return kExitUsage;
+    }
+    auto running = agent_lock_held(opts.db);
+    if (!running) {
+        print_error(running.error().message());
+        return kExitDatabase;
+    }
+    ordered_json j;
+    j["database_path"] = escape_bytes(opts.db);
+    j["running"] = running.value();
+    j["agent"] = nullptr;
+    if (auto text = read_agent_status(opts.db)) {
+        try {
+            j["agent"] = ordered_json::parse(*text);
+        } catch (const nlohmann::json::exception&) {
+            j["agent"] = nullptr;  // half-written by a dying agent: say nothing rather than guess
+        }
+    }
+    auto db = db::Database::open(opts.db, db::OpenMode::ReadOnly);
+    if (!db) {
+        print_error(db.error().message());
+        return kExitDatabase;
+    }
+    auto facts = database_facts(db.value());
+    if (!facts) {
+        print_error(facts.error().message());
+        return kExitDatabase;
+    }
+    j["database"] = std::move(facts.value());
+    const std::string out = opts.format == "json" ? j.dump(2) + "\n" : text_of(j);
+    if (!write_stdout(out)) return kExitOutput;
+    return running.value() ? kExitClean : kExitNotRunning;
+}
+
+}  // namespace vigil::cli
