@@ -23,10 +23,10 @@ constexpr std::uint64_t kAccessMask = FAN_OPEN | FAN_ACCESS;
 
 // fsid bytes + handle type + handle bytes: the same key from an event's info record and
 // from name_to_handle_at(), so events find their directory's path.
-std::string handle_key(const void* fsid, const file_handle* fh) {
+std::string handle_key(const void* fsid, int handle_type, const void* handle, std::size_t bytes) {
     std::string key(static_cast<const char*>(fsid), 8);
-    key.append(reinterpret_cast<const char*>(&fh->handle_type), sizeof fh->handle_type);
-    key.append(reinterpret_cast<const char*>(fh->f_handle), fh->handle_bytes);
+    key.append(reinterpret_cast<const char*>(&handle_type), sizeof handle_type);
+    key.append(static_cast<const char*>(handle), bytes);
     return key;
 }
 
@@ -76,7 +76,7 @@ Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool 
     int mount_id = 0;
     if (::name_to_handle_at(dirfd, "", fh, &mount_id, AT_EMPTY_PATH) < 0)
         return Error::from_errno(errno, "name_to_handle_at '" + escape_bytes(path) + "'");
-    dir_paths_[handle_key(&sf.f_fsid, fh)] = path;
+    dir_paths_[handle_key(&sf.f_fsid, fh->handle_type, fh->f_handle, fh->handle_bytes)] = path;
     const std::string fsid(reinterpret_cast<const char*>(&sf.f_fsid), 8);
     const std::scoped_lock lock(mount_mu_);
     if (mount_fds_.count(fsid) == 0) {
@@ -138,9 +138,17 @@ Result<void> FanotifySource::drain(EventSink& sink) {
         if (len == 0) return {};
         const std::int64_t now = realtime_ns();
         const std::int64_t boot = boottime_now_ns();
-        ssize_t left = len;
-        for (auto* md = reinterpret_cast<const fanotify_event_metadata*>(buf); FAN_EVENT_OK(md, left);
-             md = FAN_EVENT_NEXT(md, left)) {
+        // Records are packed, not aligned: every struct is copied out with memcpy, and every
+        // length is checked against what the kernel returned before it is used.
+        std::size_t off = 0;
+        const auto total = static_cast<std::size_t>(len);
+        while (off + sizeof(fanotify_event_metadata) <= total) {
+            fanotify_event_metadata meta{};
+            std::memcpy(&meta, buf + off, sizeof meta);
+            if (meta.event_len < sizeof meta || off + meta.event_len > total) break;
+            const char* event_start = buf + off;
+            off += meta.event_len;
+            const fanotify_event_metadata* md = &meta;
             if (md->vers != FANOTIFY_METADATA_VERSION)
                 return Error::msg("fanotify metadata version " + std::to_string(md->vers) + " is not supported");
             const UniqueFd object_fd(md->fd);  // FAN_NOFD in FID mode; closed either way
@@ -156,23 +164,26 @@ Result<void> FanotifySource::drain(EventSink& sink) {
             std::string new_dir_key;
             std::string new_name;
             UniqueFd pidfd;
-            const char* p = reinterpret_cast<const char*>(md) + md->metadata_len;
-            const char* end = reinterpret_cast<const char*>(md) + md->event_len;
+            const char* p = event_start + md->metadata_len;
+            const char* end = event_start + md->event_len;
             while (p + sizeof(fanotify_event_info_header) <= end) {
                 fanotify_event_info_header hdr{};
                 std::memcpy(&hdr, p, sizeof hdr);
                 if (hdr.len < sizeof hdr || p + hdr.len > end) break;  // malformed: stop, never overrun
                 if (hdr.info_type == FAN_EVENT_INFO_TYPE_PIDFD) {
                     fanotify_event_info_pidfd info{};
-                    std::memcpy(&info, p, sizeof info);
-                    if (info.pidfd >= 0) pidfd.reset(info.pidfd);
+                    if (hdr.len >= sizeof info) std::memcpy(&info, p, sizeof info);
+                    if (hdr.len >= sizeof info && info.pidfd >= 0) pidfd.reset(info.pidfd);
                 } else if (hdr.info_type != FAN_EVENT_INFO_TYPE_ERROR &&
                            hdr.len >= sizeof(fanotify_event_info_fid) + sizeof(file_handle)) {
                     const char* fsid = p + offsetof(fanotify_event_info_fid, fsid);
-                    const auto* fh = reinterpret_cast<const file_handle*>(p + sizeof(fanotify_event_info_fid));
-                    const char* handle_end = reinterpret_cast<const char*>(fh->f_handle) + fh->handle_bytes;
-                    if (handle_end > p + hdr.len) break;
-                    const std::string key = handle_key(fsid, fh);
+                    const char* fh_start = p + sizeof(fanotify_event_info_fid);
+                    file_handle fh{};
+                    std::memcpy(&fh, fh_start, sizeof fh);
+                    const char* handle_bytes = fh_start + sizeof(file_handle);
+                    if (fh.handle_bytes > static_cast<unsigned>(p + hdr.len - handle_bytes)) break;
+                    const char* handle_end = handle_bytes + fh.handle_bytes;
+                    const std::string key = handle_key(fsid, fh.handle_type, handle_bytes, fh.handle_bytes);
                     const std::string_view rest(handle_end, static_cast<std::size_t>(p + hdr.len - handle_end));
                     const std::string entry_name(rest.substr(0, rest.find('\0')));
                     switch (hdr.info_type) {
