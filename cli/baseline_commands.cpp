@@ -208,6 +208,11 @@ int run_update(const Options& opts) {
         print_error(db.error().message());
         return kExitDatabase;
     }
+    // Fail fast on a locked database instead of after a walk of the whole tree.
+    if (auto probe = db::WriteTxn::begin(db.value()); !probe) {
+        print_error(probe.error().message());
+        return kExitDatabase;
+    }
     auto cmp = compare_with_baseline(db.value(), policy.value(), opts.threads);
     if (!cmp) {
         print_error(cmp.error().message());

@@ -26,6 +26,15 @@ using nlohmann::json;
 
 constexpr int kMaxDepth = 16;  // a policy is three levels deep; anything deeper is hostile
 constexpr std::size_t kMaxPathBytes = 4095;
+constexpr std::size_t kMaxQuoted = 120;  // bytes of a hostile value worth echoing in an error
+
+// A value from the policy, quoted and escaped for an error message, cut short if it is
+// huge: a 3 MB key must give a one-line error, not a 3 MB one.
+std::string quote_value(std::string_view value) {
+    if (value.size() <= kMaxQuoted) return "\"" + escape_bytes(value) + "\"";
+    // Cut on a byte boundary; escape_bytes shows a split UTF-8 sequence as \xNN, which is honest.
+    return "\"" + escape_bytes(value.substr(0, kMaxQuoted)) + "\"… (" + std::to_string(value.size()) + " bytes)";
+}
 
 struct AttrName {
     Attr attr;
@@ -60,7 +69,7 @@ public:
     RuleErrors(std::string_view source, std::size_t index, const json& rule) : source_(source) {
         prefix_ = "policy " + escape_bytes(source) + ": rule " + std::to_string(index + 1);
         if (rule.is_object() && rule.contains("path") && rule["path"].is_string())
-            prefix_ += " (\"" + escape_bytes(rule["path"].get<std::string>()) + "\")";
+            prefix_ += " (" + quote_value(rule["path"].get<std::string>()) + ")";
     }
     Error operator()(const std::string& what) const { return Error::msg(prefix_ + ": " + what); }
 
@@ -102,7 +111,7 @@ Result<std::uint32_t> parse_check(const json& v, const RuleErrors& err) {
         if (!attr) {
             std::string known;
             for (const auto& a : kAttrNames) known += (known.empty() ? "" : ", ") + std::string(a.name);
-            return err("unknown attribute \"" + escape_bytes(name) + "\" in \"check\" (known: " + known + ")");
+            return err("unknown attribute " + quote_value(name) + " in \"check\" (known: " + known + ")");
         }
         mask |= *attr;
     }
@@ -116,15 +125,15 @@ Result<std::vector<std::string>> parse_excludes(const json& v, const RuleErrors&
         if (!item.is_string()) return err("\"exclude\" entries must be strings");
         auto glob = item.get<std::string>();
         if (auto problem = glob_problem(glob))
-            return err("bad glob \"" + escape_bytes(glob) + "\" in \"exclude\": " + *problem);
+            return err("bad glob " + quote_value(glob) + " in \"exclude\": " + *problem);
         if (glob.front() == '/') {
-            if (auto problem = path_problem(glob)) return err("exclude \"" + escape_bytes(glob) + "\" " + *problem);
+            if (auto problem = path_problem(glob)) return err("exclude " + quote_value(glob) + " " + *problem);
             const std::string under = root == "/" ? root : root + "/";
             if (glob.compare(0, under.size(), under) != 0)
-                return err("exclude \"" + escape_bytes(glob) + "\" is not under the rule's path");
+                return err("exclude " + quote_value(glob) + " is not under the rule's path");
         } else if (glob.find('/') != std::string::npos) {
-            return err("exclude \"" + escape_bytes(glob) +
-                       "\" has a '/' but is not absolute; relative excludes match a single name");
+            return err("exclude " + quote_value(glob) +
+                       " has a '/' but is not absolute; relative excludes match a single name");
         }
         out.push_back(std::move(glob));
     }
@@ -136,7 +145,7 @@ Result<Rule> parse_rule(const json& j, const RuleErrors& err) {
     for (const auto& [key, value] : j.items()) {
         bool known = false;
         for (const auto k : kRuleKeys) known = known || key == k;
-        if (!known) return err("unknown key \"" + escape_bytes(key) + "\"");
+        if (!known) return err("unknown key " + quote_value(key));
     }
     if (!j.contains("path")) return err("missing \"path\"");
     Rule rule;
@@ -176,7 +185,7 @@ Result<Rule> parse_rule(const json& j, const RuleErrors& err) {
         else if (v.value() == "access")
             rule.watch = WatchMode::Access;
         else
-            return err("\"watch\" must be none, modify or access, not \"" + escape_bytes(v.value()) + "\"");
+            return err("\"watch\" must be none, modify or access, not " + quote_value(v.value()));
     }
     if (j.contains("label")) {
         auto v = get_string(j["label"], err, "label");
@@ -195,8 +204,7 @@ Result<Rule> parse_rule(const json& j, const RuleErrors& err) {
             if (severity_name(s) == v.value()) rule.severity = s, found = true;
         }
         if (!found)
-            return err("\"severity\" must be info, low, medium, high or critical, not \"" + escape_bytes(v.value()) +
-                       "\"");
+            return err("\"severity\" must be info, low, medium, high or critical, not " + quote_value(v.value()));
     }
     return rule;
 }
@@ -209,6 +217,7 @@ std::string clean_json_error(const char* what) {
         const auto close = s.find("] ");
         if (close != std::string::npos) s.erase(0, close + 2);
     }
+    if (s.size() > 400) s = s.substr(0, 400) + "…";  // "last read: '...'" can quote a huge token
     return escape_bytes(s);
 }
 
@@ -302,7 +311,7 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
     }
     if (!doc.is_object()) return Error::msg(where + ": the top level must be an object {\"rules\": [...]}");
     for (const auto& [key, value] : doc.items()) {
-        if (key != "rules") return Error::msg(where + ": unknown top-level key \"" + escape_bytes(key) + "\"");
+        if (key != "rules") return Error::msg(where + ": unknown top-level key " + quote_value(key));
     }
     if (!doc.contains("rules") || !doc["rules"].is_array())
         return Error::msg(where + ": \"rules\" must be an array of rules");

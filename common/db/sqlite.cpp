@@ -160,8 +160,10 @@ Result<Database> Database::open(const std::string& path, OpenMode mode) {
     db.path_ = path;
     const std::string file = "database " + escape_bytes(path);
     struct stat st {};
-    const bool exists = ::stat(path.c_str(), &st) == 0;
+    const bool exists = ::lstat(path.c_str(), &st) == 0;
     if (!exists && errno != ENOENT) return Error::from_errno(errno, file);
+    // A planted link would make us create or write the audit trail somewhere else.
+    if (exists && S_ISLNK(st.st_mode)) return Error::msg(file + ": is a symlink; give the real path");
     if (exists && !S_ISREG(st.st_mode)) return Error::msg(file + ": is not a regular file");
     if (!exists && mode != OpenMode::Create)
         return Error::msg(file + ": does not exist (run `vigil init` to create a baseline)");

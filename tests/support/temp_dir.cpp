@@ -1,7 +1,7 @@
 #include "tests/support/temp_dir.h"
 
+#include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,18 +52,50 @@ void make_dirs(const std::string& path) {
     }
 }
 
+namespace {
+
+// Removes everything inside the directory `dirfd` through fds, so trees deeper than
+// PATH_MAX (the walker tests build them) go away too. Never follows a symlink.
+void remove_inside(int dirfd) {
+    const int list_fd = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+    if (list_fd < 0) return;
+    DIR* dir = ::fdopendir(list_fd);
+    if (dir == nullptr) {
+        ::close(list_fd);
+        return;
+    }
+    std::vector<std::string> names;
+    while (const dirent* ent = ::readdir(dir)) {
+        const std::string name = ent->d_name;
+        if (name != "." && name != "..") names.push_back(name);
+    }
+    ::closedir(dir);
+    for (const auto& name : names) {
+        if (::unlinkat(dirfd, name.c_str(), 0) == 0) continue;
+        if (::fchmodat(dirfd, name.c_str(), 0700, 0) < 0) continue;  // tests leave mode-000 directories
+        const int child = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (child < 0) continue;
+        remove_inside(child);
+        ::close(child);
+        ::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR);
+    }
+}
+
+}  // namespace
+
 void remove_tree(const std::string& path) {
-    // Make every directory writable first: tests leave mode-000 directories behind.
-    ::nftw(
-        path.c_str(),
-        [](const char* p, const struct stat* st, int, FTW*) {
-            if (S_ISDIR(st->st_mode)) ::chmod(p, 0700);
-            return 0;
-        },
-        64, FTW_PHYS);
-    ::nftw(
-        path.c_str(), [](const char* p, const struct stat*, int, FTW*) { return ::remove(p) < 0 ? 0 : 0; }, 64,
-        FTW_DEPTH | FTW_PHYS);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        ::unlink(path.c_str());
+        return;
+    }
+    if (::fchmod(fd, 0700) < 0) {  // not ours to empty
+        ::close(fd);
+        return;
+    }
+    remove_inside(fd);
+    ::close(fd);
+    ::rmdir(path.c_str());
 }
 
 std::string write_policy(const TempDir& dir, const std::string& root, const std::string& extra_fields) {
