@@ -11,10 +11,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "agent/fanotify_source.h"
+#include "agent/inotify_source.h"
 #include "agent/log.h"
 #include "common/agent_status.h"
 #include "common/baseline_store.h"
@@ -85,11 +87,19 @@ Result<void> Agent::start() {
 }
 
 Result<std::unique_ptr<WatchSource>> Agent::make_source() const {
-    if (options_.watcher == "inotify")
-        return Error::msg("the inotify watcher is not implemented yet; use --watcher fanotify");
+    auto inotify = []() -> Result<std::unique_ptr<WatchSource>> {
+        auto ino = InotifySource::create();
+        if (!ino) return ino.error();
+        return std::unique_ptr<WatchSource>(std::move(ino.value()));
+    };
+    if (options_.watcher == "inotify") return inotify();
     auto fan = FanotifySource::create();
-    if (!fan) return fan.error();
-    return std::unique_ptr<WatchSource>(std::move(fan.value()));
+    if (fan) return std::unique_ptr<WatchSource>(std::move(fan.value()));
+    if (options_.watcher == "fanotify") return fan.error();
+    // auto: inotify still sees every change, only without the actor; say why once, loudly.
+    log_warning("fanotify is not available (" + fan.error().message() +
+                "); falling back to inotify: changes are recorded without who made them");
+    return inotify();
 }
 
 Result<void> Agent::open_database() {
@@ -180,6 +190,9 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
             log_warning(r.error().message());
             continue;
         }
+        // Entries changed up to the moment this watch existed may have no kernel event:
+        // the cut-off is when the watch was placed, not when the event that led here was read.
+        const std::int64_t cutoff = report_before_ns > 0 ? std::max(report_before_ns, realtime_now_ns()) : 0;
         if (!rule.recursive && !rel.empty()) continue;
         const int list_fd = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
         if (list_fd < 0) continue;
@@ -195,7 +208,7 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
             if (matcher_->rule_for(child) != rule_index) continue;  // excluded, or another rule's
             struct stat st {};
             if (::fstatat(fd.get(), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
-            if (report_before_ns > 0 && ns_of(st.st_ctim) <= report_before_ns) {
+            if (cutoff > 0 && ns_of(st.st_ctim) <= cutoff) {
                 // Created before our mark existed: the kernel never told us; the scan does.
                 Event e;
                 e.time_ns = realtime_now_ns();
@@ -259,8 +272,12 @@ void Agent::on_event(RawEvent&& raw) {
 
     if (raw.action == Action::Rename && raw.is_dir && raw.old_path && !raw.old_path->empty() && !raw.path.empty())
         source_->rename_dir(*raw.old_path, raw.path);
+    // A directory renamed within the watched trees keeps its watches (they follow the
+    // inode); only one that is new to us, created or moved in, needs marks and a scan.
+    const bool moved_within = raw.action == Action::Rename && raw.old_path && !raw.old_path->empty() &&
+                              matcher_->rule_for(*raw.old_path).has_value();
     const bool new_dir = raw.is_dir && (raw.action == Action::Create || raw.action == Action::Rename) &&
-                         !raw.path.empty() && matcher_->rule_for(raw.path) == rule;
+                         !moved_within && !raw.path.empty() && matcher_->rule_for(raw.path) == rule;
     {
         const std::scoped_lock lock(known_mu_);
         if (raw.action == Action::Delete) {
@@ -287,7 +304,7 @@ void Agent::on_event(RawEvent&& raw) {
     if (raw.action == Action::Modify && !raw.is_dir) {
         HashJob job{std::move(e), std::move(raw)};
         if (!hash_jobs_.try_push(std::move(job))) {
-            Event unhashed = std::move(job.event);
+            Event unhashed = std::move(job.event);  // NOLINT(bugprone-use-after-move): try_push moves only on success
             unhashed.detail = R"({"hash":"skipped: hash queue full; the next rescan compares content"})";
             enqueue(std::move(unhashed));
             const std::scoped_lock lock(known_mu_);
@@ -491,14 +508,18 @@ int Agent::run() {
             signalfd_siginfo si{};
             while (::read(sfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
                 if (si.ssi_signo == SIGHUP) {
-                    log_info("SIGHUP: reloading the policy");
-                    reload_policy();
+                    reload_pending_ = true;  // applied below, never while a rescan uses the policy
                 } else {
                     log_info(std::string("signal ") + (si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT") +
                              ": stopping after every queued event is written");
                     stop = true;
                 }
             }
+        }
+        if (reload_pending_ && !rescan_running_.load()) {
+            reload_pending_ = false;
+            log_info("SIGHUP: reloading the policy");
+            reload_policy();
         }
         if (!stop && n > 0 && (fds[0].revents & POLLIN) != 0) {
             if (auto r = source_->drain(*this); !r) log_error(r.error().message());
@@ -524,6 +545,11 @@ int Agent::run() {
         }
         if (start_rescan) {
             if (rescanner.joinable()) rescanner.join();  // the previous one has finished
+            // A directory created while events were lost was never marked: its own create
+            // was among them. Mark every tree again first (directories already marked keep
+            // their mark), then walk: what changes after the marks the watcher sees, what
+            // changed before them the walk finds. Here, on the main thread, as marks must be.
+            if (auto r = place_marks(*source_, *policy_); !r) log_warning("rescan: " + r.error().message());
             rescan_running_ = true;
             rescanner = std::thread([this] {
                 rescan();
@@ -540,7 +566,9 @@ int Agent::run() {
                           {"unattributed", attributor_.unresolved()},
                           {"queue_max_depth", events_.stats().max_depth}};
     // agent_stop must not be dropped: wait for room if the queue is full.
-    for (Event stop_event = agent_event(Action::AgentStop, detail.dump()); !events_.try_push(stop_event);)
+    Event stop_event = agent_event(Action::AgentStop, detail.dump());
+    // try_push moves only on success, so a refused stop_event is still whole.
+    while (!events_.try_push(std::move(stop_event)))  // NOLINT(bugprone-use-after-move)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     writer_->stop();
     publish_status("stopped");

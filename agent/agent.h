@@ -87,6 +87,7 @@ private:
     std::uint64_t lost_ = 0;  // events that did not fit in the queue since the last overflow row
     bool rescan_pending_ = false;
     std::atomic<bool> rescan_running_{false};
+    bool reload_pending_ = false;  // SIGHUP seen; applied when no rescan runs
 };
 
 }  // namespace vigil::agent

@@ -24,8 +24,9 @@ class BoundedQueue {
 public:
     explicit BoundedQueue(std::size_t capacity) : capacity_(capacity) {}
 
-    // Never waits. On false the item was not queued (full or closed) and is counted.
-    [[nodiscard]] bool try_push(T item) {
+    // Never waits. On false the item was not queued (full or closed), is counted, and is
+    // left untouched in the caller's hands: it is moved from only when it was queued.
+    [[nodiscard]] bool try_push(T&& item) {
         {
             const std::scoped_lock lock(mu_);
             if (closed_ || items_.size() >= capacity_) {

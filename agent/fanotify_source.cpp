@@ -13,6 +13,7 @@
 #include "common/escape.h"
 #include "common/rule_match.h"
 #include "common/sys.h"
+#include "common/walker.h"
 
 namespace vigil::agent {
 namespace {
@@ -67,7 +68,6 @@ Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool 
     const std::uint64_t mask = kModifyMask | (access ? kAccessMask : 0);
     if (::fanotify_mark(fd_.get(), FAN_MARK_ADD, mask, dirfd, nullptr) < 0)
         return Error::from_errno(errno, "fanotify_mark '" + escape_bytes(path) + "'");
-    ++marks_;
     struct statfs sf {};
     if (::fstatfs(dirfd, &sf) < 0) return Error::from_errno(errno, "fstatfs '" + escape_bytes(path) + "'");
     std::vector<char> buf(sizeof(file_handle) + MAX_HANDLE_SZ);
@@ -76,7 +76,11 @@ Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool 
     int mount_id = 0;
     if (::name_to_handle_at(dirfd, "", fh, &mount_id, AT_EMPTY_PATH) < 0)
         return Error::from_errno(errno, "name_to_handle_at '" + escape_bytes(path) + "'");
-    dir_paths_[handle_key(&sf.f_fsid, fh->handle_type, fh->f_handle, fh->handle_bytes)] = path;
+    // Count directories, not calls: a directory marked again (rescan, two rules) is one.
+    auto [it, inserted] =
+        dir_paths_.insert_or_assign(handle_key(&sf.f_fsid, fh->handle_type, fh->f_handle, fh->handle_bytes), path);
+    (void)it;
+    if (inserted) ++marks_;
     const std::string fsid(reinterpret_cast<const char*>(&sf.f_fsid), 8);
     const std::scoped_lock lock(mount_mu_);
     if (mount_fds_.count(fsid) == 0) {
@@ -88,7 +92,7 @@ Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool 
 
 void FanotifySource::rename_dir(const std::string& from, const std::string& to) {
     for (auto& [key, path] : dir_paths_) {
-        if (path_is_under(path, from)) path = to + path.substr(from.size());
+        if (path_is_under(path, from)) path.replace(0, from.size(), to);
     }
 }
 
@@ -215,7 +219,7 @@ Result<void> FanotifySource::drain(EventSink& sink) {
                 std::string dir = path_of(key);
                 if (dir.empty()) return dir;
                 if (entry.empty() || entry == ".") return dir;
-                return dir == "/" ? "/" + entry : dir + "/" + entry;
+                return join_path(dir, entry);
             };
             const std::string path = dir_key.empty() ? std::string() : full_path(dir_key, name);
             const std::uint64_t m = md->mask;

@@ -7,110 +7,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <map>
-#include <optional>
-#include <sqlite3.h>
-#include <thread>
-
+#include "tests/agent/agent_fixture.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
+using vigil::test::Agent;
 using vigil::test::BackgroundProcess;
-using vigil::test::TempDir;
-
-namespace {
-
-using Row = std::map<std::string, std::optional<std::string>>;
-
-std::vector<Row> read_events(const std::string& db) {
-    sqlite3* raw = nullptr;
-    REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(raw, "SELECT * FROM events ORDER BY id", -1, &st, nullptr) == SQLITE_OK);
-    std::vector<Row> rows;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        Row row;
-        for (int c = 0; c < sqlite3_column_count(st); ++c) {
-            const std::string name = sqlite3_column_name(st, c);
-            if (sqlite3_column_type(st, c) == SQLITE_NULL) {
-                row[name] = std::nullopt;
-            } else {
-                const void* p = sqlite3_column_blob(st, c);
-                row[name] =
-                    std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
-            }
-        }
-        rows.push_back(std::move(row));
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(raw);
-    return rows;
-}
-
-std::vector<Row> find(const std::vector<Row>& rows, const std::string& action, const std::string& path) {
-    std::vector<Row> out;
-    for (const auto& r : rows)
-        if (r.at("action") == action && r.at("path") == path) out.push_back(r);
-    return out;
-}
-
-struct Agent {
-    TempDir dir;
-    std::string root = dir / "watched";
-    std::string db = dir / "state/vigil.db";
-    std::string policy = dir / "policy.json";
-    std::unique_ptr<BackgroundProcess> proc;
-
-    explicit Agent(const std::string& rules_json = "") {
-        vigil::test::make_dirs(root + "/secret");
-        vigil::test::make_dirs(root + "/cache");
-        vigil::test::write_file(root + "/existing", "v1\n");
-        vigil::test::write_file(root + "/secret/customers.csv", "id,name\n1,Ada\n");
-        ::chmod(root.c_str(), 0777);  // test users act inside
-        ::chmod((root + "/secret").c_str(), 0755);
-        ::chmod((root + "/secret/customers.csv").c_str(), 0644);
-        const std::string rules = rules_json.empty()
-                                      ? R"({"path":")" + root + R"(","exclude":[")" + root +
-                                            R"(/cache"],"label":"data"},{"path":")" + root +
-                                            R"(/secret","watch":"access","label":"customers","severity":"critical"})"
-                                      : rules_json;
-        vigil::test::write_file(policy, "{\"rules\":[" + rules + "]}");
-        ::chmod(policy.c_str(), 0644);
-        start();
-    }
-
-    void start() {
-        proc =
-            std::make_unique<BackgroundProcess>(VIGILD_BIN, std::vector<std::string>{"--policy", policy, "--db", db});
-        INFO(proc->output());
-        REQUIRE(proc->wait_for_output("ready"));
-    }
-
-    // Polls the database (readers never block the agent) until the row is there.
-    bool wait_for(const std::string& action, const std::string& path, int seconds = 20) {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (!find(read_events(db), action, path).empty()) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        return false;
-    }
-
-    std::vector<Row> stop() {
-        proc->signal(SIGTERM);
-        const int code = proc->wait();
-        INFO(proc->output());
-        REQUIRE(code == 0);
-        return read_events(db);
-    }
-};
-
-}  // namespace
+using vigil::test::find;
+using vigil::test::Row;
 
 TEST_CASE("fanotify: each kind of change is recorded with its actor", "[kernel][root][agent]") {
     REQUIRE(vigil::test::running_as_root());
     const auto alice = vigil::test::ensure_user("vigilalice");
-    Agent agent;
+    Agent agent("fanotify");
     const std::string f = agent.root + "/report.txt";
     const std::string g = agent.root + "/final.txt";
     {
@@ -180,7 +89,7 @@ TEST_CASE("fanotify: each kind of change is recorded with its actor", "[kernel][
 TEST_CASE("fanotify: reads of access-watched files are recorded, the agent's own are not", "[kernel][root][agent]") {
     REQUIRE(vigil::test::running_as_root());
     const auto bob = vigil::test::ensure_user("vigilbob");
-    Agent agent;
+    Agent agent("fanotify");
     const std::string secret = agent.root + "/secret/customers.csv";
     {
         vigil::test::ActAs act(bob.uid, bob.gid, std::nullopt, {[&] {
@@ -208,8 +117,8 @@ TEST_CASE("fanotify: reads of access-watched files are recorded, the agent's own
     }
 }
 
-TEST_CASE("fanotify: mkdir then a file inside at once; excluded subtrees stay silent", "[kernel][agent]") {
-    Agent agent;
+TEST_CASE("fanotify: mkdir then a file inside at once, excluded subtrees stay silent", "[kernel][agent]") {
+    Agent agent("fanotify");
     const std::string d = agent.root + "/fresh/deeper";
     vigil::test::make_dirs(d);
     vigil::test::write_file(d + "/inner", "written immediately\n");
@@ -223,7 +132,7 @@ TEST_CASE("fanotify: mkdir then a file inside at once; excluded subtrees stay si
 }
 
 TEST_CASE("fanotify: a write that leaves the content as it was says so", "[kernel][agent]") {
-    Agent agent;
+    Agent agent("fanotify");
     vigil::test::write_file(agent.root + "/existing", "v1\n");
     const auto rows = agent.stop();
     const auto m = find(rows, "modify", agent.root + "/existing");

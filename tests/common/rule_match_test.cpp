@@ -4,7 +4,7 @@
 
 using namespace vigil;
 
-TEST_CASE("the most specific rule owns a path; excludes and recursion apply", "[unit][rules]") {
+TEST_CASE("the most specific rule owns a path, excludes and recursion apply", "[unit][rules]") {
     auto p = parse_policy(R"({"rules":[
         {"path":"/etc","exclude":["*.swp","/etc/cache"]},
         {"path":"/etc/ssh"},

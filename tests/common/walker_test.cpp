@@ -64,7 +64,7 @@ TEST_CASE("walk records every type with its attributes and never follows links",
     }
 }
 
-TEST_CASE("excludes apply before descending; non-recursive rules stop at children", "[kernel][walk]") {
+TEST_CASE("excludes apply before descending, non-recursive rules stop at children", "[kernel][walk]") {
     test::TempDir dir;
     const std::string root = dir / "tree";
     test::make_dirs(root + "/cache/inner");
@@ -86,7 +86,7 @@ TEST_CASE("excludes apply before descending; non-recursive rules stop at childre
     CHECK(flat.count(root + "/keep/junk.tmp") == 0);
 }
 
-TEST_CASE("the most specific rule owns a path; glob rule paths expand", "[kernel][walk]") {
+TEST_CASE("the most specific rule owns a path, glob rule paths expand", "[kernel][walk]") {
     test::TempDir dir;
     const std::string root = dir / "home";
     test::make_dirs(root + "/alice/.ssh");

@@ -1,0 +1,145 @@
+// The shared fixture of the agent integration tests: a temporary tree and policy, the
+// built vigild started on it with a chosen watcher (--watcher auto|fanotify|inotify),
+// waiting for rows by polling the database (readers never block the agent), and stopping
+// it with SIGTERM before reading every row it wrote.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sqlite3.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace vigil::test {
+
+using Row = std::map<std::string, std::optional<std::string>>;
+
+inline std::vector<Row> read_events(const std::string& db) {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw, "SELECT * FROM events ORDER BY id", -1, &st, nullptr) == SQLITE_OK);
+    std::vector<Row> rows;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        Row row;
+        for (int c = 0; c < sqlite3_column_count(st); ++c) {
+            const std::string name = sqlite3_column_name(st, c);
+            if (sqlite3_column_type(st, c) == SQLITE_NULL) {
+                row[name] = std::nullopt;
+            } else {
+                const void* p = sqlite3_column_blob(st, c);
+                row[name] =
+                    std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
+            }
+        }
+        rows.push_back(std::move(row));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    return rows;
+}
+
+inline std::vector<Row> find(const std::vector<Row>& rows, const std::string& action, const std::string& path) {
+    std::vector<Row> out;
+    for (const auto& r : rows)
+        if (r.at("action") == action && r.at("path") == path) out.push_back(r);
+    return out;
+}
+
+// fs.inotify.max_queued_events is global and read when an inotify instance is created:
+// the overflow test lowers it for a moment and holds this lock exclusively meanwhile, and
+// every inotify agent is started under it shared, so none is born with the tiny queue.
+class InotifyQueueLock {
+public:
+    explicit InotifyQueueLock(int operation) {
+        fd_ = ::open("/tmp/vigil-test-inotify-queue.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        REQUIRE(fd_ >= 0);
+        REQUIRE(::flock(fd_, operation) == 0);
+    }
+    ~InotifyQueueLock() { ::close(fd_); }
+    InotifyQueueLock(const InotifyQueueLock&) = delete;
+    InotifyQueueLock& operator=(const InotifyQueueLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+struct Agent {
+    TempDir dir;
+    std::string root = dir / "watched";
+    std::string db = dir / "state/vigil.db";
+    std::string policy = dir / "policy.json";
+    std::string watcher;
+    std::unique_ptr<BackgroundProcess> proc;
+
+    // `watcher`: auto | fanotify | inotify. `rules_json`: the rules, or the default pair (the
+    // tree with /cache excluded, and /secret watched for access).
+    explicit Agent(std::string watcher_name = "auto", const std::string& rules_json = "", bool start_now = true)
+        : watcher(std::move(watcher_name)) {
+        make_dirs(root + "/secret");
+        make_dirs(root + "/cache");
+        write_file(root + "/existing", "v1\n");
+        write_file(root + "/secret/customers.csv", "id,name\n1,Ada\n");
+        ::chmod(root.c_str(), 0777);  // test users act inside
+        ::chmod((root + "/secret").c_str(), 0755);
+        ::chmod((root + "/secret/customers.csv").c_str(), 0644);
+        const std::string rules = rules_json.empty()
+                                      ? R"({"path":")" + root + R"(","exclude":[")" + root +
+                                            R"(/cache"],"label":"data"},{"path":")" + root +
+                                            R"(/secret","watch":"access","label":"customers","severity":"critical"})"
+                                      : rules_json;
+        write_file(policy, "{\"rules\":[" + rules + "]}");
+        ::chmod(policy.c_str(), 0644);
+        if (start_now) start();
+    }
+
+    // `queue_lock`: false when the caller already holds the queue lock (exclusively).
+    void start(bool queue_lock = true) {
+        std::optional<InotifyQueueLock> shared;
+        if (watcher == "inotify" && queue_lock) shared.emplace(LOCK_SH);
+        proc = std::make_unique<BackgroundProcess>(
+            VIGILD_BIN, std::vector<std::string>{"--policy", policy, "--db", db, "--watcher", watcher});
+        INFO(proc->output());
+        REQUIRE(proc->wait_for_output("ready"));
+    }
+
+    // Polls the database until a row satisfies `pred`.
+    bool wait_until(const std::function<bool(const Row&)>& pred, int seconds = 20) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+        while (std::chrono::steady_clock::now() < deadline) {
+            for (const auto& r : read_events(db))
+                if (pred(r)) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        return false;
+    }
+
+    // Polls the database until the row is there.
+    bool wait_for(const std::string& action, const std::string& path, int seconds = 20) {
+        return wait_until([&](const Row& r) { return r.at("action") == action && r.at("path") == path; }, seconds);
+    }
+
+    std::vector<Row> stop() {
+        proc->signal(SIGTERM);
+        const int code = proc->wait();
+        INFO(proc->output());
+        REQUIRE(code == 0);
+        return read_events(db);
+    }
+};
+
+}  // namespace vigil::test
