@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "common/escape.h"
@@ -118,6 +119,8 @@ Result<std::vector<FileRecord>> load_baseline(db::Database& db) {
         "xattrs, error FROM files ORDER BY path");
     if (!st) return st.error();
     std::vector<FileRecord> out;
+    if (auto info = latest_baseline(db); info && info->has_value())
+        out.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, info->value().entries)));
     for (;;) {
         auto row = st->step();
         if (!row) return row.error();

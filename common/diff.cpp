@@ -69,17 +69,28 @@ bool attr_differs(const FileRecord& a, const FileRecord& b, Attr attr) {
     switch (attr) {
         case kAttrSha256: return a.sha256 != b.sha256;
         case kAttrTarget: return a.target != b.target;
+        case kAttrMode: return a.mode != b.mode;
+        case kAttrUid: return a.uid != b.uid;
+        case kAttrGid: return a.gid != b.gid;
+        case kAttrSize: return a.size != b.size;
+        case kAttrMtime: return a.mtime_ns != b.mtime_ns;
+        case kAttrCtime: return a.ctime_ns != b.ctime_ns;
+        case kAttrInode: return a.inode != b.inode;
+        case kAttrNlink: return a.nlink != b.nlink;
+        case kAttrDev: return a.dev != b.dev;
         case kAttrXattrs:
         case kAttrAcl:
         case kAttrCaps: {
+            if (a.xattrs == b.xattrs) return false;  // the common case: nothing to decode
             auto la = decode_xattrs(a.xattrs);
             auto lb = decode_xattrs(b.xattrs);
             if (!la || !lb) return a.xattrs != b.xattrs;
             const std::string_view group = attr == kAttrXattrs ? "xattrs" : attr == kAttrAcl ? "acl" : "caps";
             return xattr_group_blob(la.value(), group) != xattr_group_blob(lb.value(), group);
         }
-        default: return !(value_of(a, attr) == value_of(b, attr));
+        case kAttrAll: break;
     }
+    return false;
 }
 
 // Attributes that mean something for a type: a directory's size is the filesystem's

@@ -120,8 +120,10 @@ public:
         for (const auto& v : per_thread) total += v.size();
         result.records.reserve(total);
         for (auto& r : root_records_) result.records.push_back(std::move(r));
-        for (auto& v : per_thread)
+        for (auto& v : per_thread) {
             for (auto& r : v) result.records.push_back(std::move(r));
+            std::vector<FileRecord>().swap(v);  // give the memory back before the next one is copied
+        }
         std::sort(result.records.begin(), result.records.end(),
                   [](const FileRecord& a, const FileRecord& b) { return a.path < b.path; });
         result.warnings = std::move(warnings_);
