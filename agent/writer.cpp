@@ -26,6 +26,18 @@ void Writer::stop() {
 }
 
 void Writer::run() {
+    auto appender = EventAppender::prepare(db_);
+    if (!appender) {
+        // Cannot happen with a migrated schema; if it does, say so loudly and keep the
+        // queue draining so the agent is never blocked forever.
+        log_error("cannot prepare the event insert, events are being lost: " + appender.error().message());
+        std::vector<Event> dropped;
+        while (!queue_.closed_and_empty()) {
+            dropped.clear();
+            queue_.pop_batch(dropped, 1024, std::chrono::milliseconds(100));
+        }
+        return;
+    }
     std::vector<Event> batch;
     int backoff_ms = 10;
     for (;;) {
@@ -38,7 +50,7 @@ void Writer::run() {
             auto txn = db::WriteTxn::begin(db_);
             if (!txn) return txn.error();
             for (const auto& e : batch) {
-                if (auto r = append_event(db_, e); !r) return r.error();
+                if (auto r = appender->append(e); !r) return r.error();
             }
             return txn->commit();
         };

@@ -157,13 +157,24 @@ Result<std::vector<FileRecord>> load_baseline(db::Database& db) {
     return out;
 }
 
-Result<std::int64_t> append_event(db::Database& db, const Event& e) {
+Result<EventAppender> EventAppender::prepare(db::Database& db) {
     auto st = db.prepare(
         "INSERT INTO events (time_ns, action, source, path, old_path, uid, euid, gid, auid, user, login_user, pid, "
         "ppid, exe, comm, cmdline, label, severity, sha256_before, sha256_after, unexpected, detail) VALUES (:t, :a, "
         ":s, :path, :old, :uid, :euid, :gid, :auid, :user, :login, :pid, :ppid, :exe, :comm, :cmd, :label, :sev, "
         ":before, :after, :unexp, :detail)");
     if (!st) return st.error();
+    return EventAppender(&db, std::move(st.value()));
+}
+
+Result<std::int64_t> append_event(db::Database& db, const Event& e) {
+    auto appender = EventAppender::prepare(db);
+    if (!appender) return appender.error();
+    return appender->append(e);
+}
+
+Result<std::int64_t> EventAppender::append(const Event& e) {
+    db::Stmt* st = &stmt_;
     VIGIL_TRY(st->bind_int(":t", e.time_ns));
     VIGIL_TRY(st->bind_text(":a", action_name(e.action)));
     VIGIL_TRY(st->bind_text(":s", source_name(e.source)));
@@ -187,7 +198,7 @@ Result<std::int64_t> append_event(db::Database& db, const Event& e) {
     VIGIL_TRY(st->bind_int(":unexp", e.unexpected ? 1 : 0));
     VIGIL_TRY(st->bind_opt_text(":detail", e.detail));
     VIGIL_TRY(st->run());
-    return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db.handle()));
+    return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_->handle()));
 }
 
 }  // namespace vigil

@@ -40,7 +40,20 @@ Result<std::int64_t> write_baseline(db::Database& db, const std::vector<FileReco
 // Every entry of the current baseline, sorted by path.
 Result<std::vector<FileRecord>> load_baseline(db::Database& db);
 
+// Appends one event row (prepares its statement each call: for one-off events).
 Result<std::int64_t> append_event(db::Database& db, const Event& e);
+
+// Appends event rows through one statement prepared once: the agent's writer.
+class EventAppender {
+public:
+    static Result<EventAppender> prepare(db::Database& db);
+    Result<std::int64_t> append(const Event& e);
+
+private:
+    EventAppender(db::Database* db, db::Stmt stmt) : db_(db), stmt_(std::move(stmt)) {}
+    db::Database* db_;
+    db::Stmt stmt_;
+};
 
 std::optional<std::string> host_name();
 
