@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
     for (int k = 0; k < 32; ++k) std::snprintf(hex + 2 * k, 3, "%02x", sum.acc[k]);
     std::printf("files=%zu bytes=%llu errors=%llu walk_s=%.3f hash_s=%.3f threads=%u xor=%s\n", g_files.size(),
                 static_cast<unsigned long long>(sum.bytes), static_cast<unsigned long long>(sum.errors),
-                std::chrono::duration<double>(t1 - t0).count(), std::chrono::duration<double>(t2 - t1).count(),
-                threads, hex);
+                std::chrono::duration<double>(t1 - t0).count(), std::chrono::duration<double>(t2 - t1).count(), threads,
+                hex);
     return sum.errors == 0 ? 0 : 1;
 }
