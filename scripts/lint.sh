@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 mapfile -t all < <(git ls-files '*.cpp' '*.h')
 clang-format --dry-run --Werror "${all[@]}"
 mapfile -t sources < <(git ls-files 'common/*.cpp' 'cli/*.cpp' 'agent/*.cpp')
-if ! out=$(clang-tidy --quiet -p build "${sources[@]}" 2>&1); then
+# The build flags are GCC's (-Wno-restrict); clang-tidy must not trip over the ones it lacks.
+if ! out=$(clang-tidy --quiet -p build --extra-arg=-Wno-unknown-warning-option "${sources[@]}" 2>&1); then
   echo "$out" | grep -v "warnings generated"
   echo "clang-tidy found problems" >&2
   exit 1
