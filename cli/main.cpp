@@ -1,5 +1,6 @@
 // vigil: the command-line tool of Vigil. Subcommands per DESIGN.md's contract.
 #include <malloc.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -11,6 +12,7 @@
 #include "cli/exit_codes.h"
 #include "cli/options.h"
 #include "cli/output.h"
+#include "cli/query_command.h"
 #include "cli/status_command.h"
 #include "common/escape.h"
 #include "common/sys.h"
@@ -26,6 +28,7 @@ constexpr const char* kUsage =
     "  init    build the baseline of every file the policy covers\n"
     "  check   compare the files with the baseline (exit 0 clean, 1 added, 2 removed, 4 changed)\n"
     "  update  accept the current state as the new baseline (recorded with who accepted it)\n"
+    "  query   who did what to which file, when (filters; table, json, jsonl, csv)\n"
     "  status  is an agent running on the database; its watcher, queue, overflows\n"
     "\n"
     "Run `vigil <command> --help` for a command's options. `vigil --version` prints the version.\n"
@@ -69,6 +72,23 @@ constexpr const char* kStatusHelp =
     "the database: events recorded, overflows and the last one, the current baseline.\n"
     "Exit code: 0 an agent runs, 3 none runs, 16 or above on error.\n";
 
+constexpr const char* kQueryHelp =
+    "usage: vigil query [--db FILE] [--path P] [--under DIR] [--user NAME|UID] [--action A,B]\n"
+    "                   [--label L] [--unexpected] [--since WHEN] [--until WHEN] [--limit N]\n"
+    "                   [--reverse] [--format table|json|jsonl|csv]\n"
+    "\n"
+    "Events recorded by vigild (and vigil update), newest first; filters combine.\n"
+    "  --path P        exactly this path (also as the old name of a rename)\n"
+    "  --under DIR     this directory and below, on whole components (/etc/ssh is not /etc/sshd)\n"
+    "  --user U        a user name or uid: matches uid, euid or login uid, and names\n"
+    "  --action A,B    any of: open read modify create delete rename attrib denied alert\n"
+    "                  overflow rescan baseline_update agent_start agent_stop\n"
+    "  --since/--until WHEN  RFC 3339 (2026-11-24T08:00:00Z or +02:00), a date, or 90m/24h/7d back\n"
+    "  --limit N       at most N events;  --reverse  oldest first\n"
+    "  --format F      table (default on a terminal), jsonl (default otherwise), json, csv\n"
+    "Paths and names print escaped (\\xNN for control bytes and invalid UTF-8) in every format.\n"
+    "Opens the database read-only; works while vigild writes. Exit 0, even when nothing matches.\n";
+
 int run(const std::string& command, const std::vector<std::string>& args) {
     struct Command {
         const char* name;
@@ -81,6 +101,11 @@ int run(const std::string& command, const std::vector<std::string>& args) {
         {"check", kCheckHelp, {"policy", "db", "format", "threads"}, &run_check},
         {"update", kUpdateHelp, {"policy", "db", "format", "threads"}, &run_update},
         {"status", kStatusHelp, {"db", "format"}, &run_status},
+        {"query",
+         kQueryHelp,
+         {"db", "path", "under", "user", "action", "label", "unexpected", "since", "until", "limit", "reverse",
+          "format"},
+         &run_query},
     };
     for (const auto& c : commands) {
         if (command != c.name) continue;
@@ -112,6 +137,7 @@ void raise_fd_limit() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    ::signal(SIGPIPE, SIG_IGN);  // a closed pipe becomes EPIPE, handled where we write
     // Baselines are hundreds of thousands of small records: with glibc's adaptive mmap
     // threshold, freed vector buffers stay in the heap and peak memory grows by a third
     // (measured in bench/RESULTS.md). A fixed threshold returns them to the system.

@@ -27,6 +27,11 @@ Result<Options> parse_options(const std::vector<std::string>& args, const std::v
         }
         if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
             return Error::msg("unknown option --" + escape_bytes(name));
+        if (name == "unexpected" || name == "reverse") {  // flags: no value
+            if (value) return Error::msg("option --" + name + " takes no value");
+            (name == "unexpected" ? o.unexpected : o.reverse) = true;
+            continue;
+        }
         if (!value) {
             if (i + 1 >= args.size()) return Error::msg("option --" + name + " needs a value");
             value = args[++i];
@@ -39,6 +44,23 @@ Result<Options> parse_options(const std::vector<std::string>& args, const std::v
             o.db = *value;
         } else if (name == "format") {
             o.format = *value;
+            o.format_given = true;
+        } else if (name == "path") {
+            o.path = *value;
+        } else if (name == "under") {
+            o.under = *value;
+        } else if (name == "user") {
+            o.user = *value;
+        } else if (name == "action") {
+            o.action = *value;
+        } else if (name == "label") {
+            o.label = *value;
+        } else if (name == "since") {
+            o.since = *value;
+        } else if (name == "until") {
+            o.until = *value;
+        } else if (name == "limit") {
+            o.limit = *value;
         } else if (name == "threads") {
             unsigned n = 0;
             const auto [p, ec] = std::from_chars(value->data(), value->data() + value->size(), n);

@@ -17,6 +17,18 @@ struct Options {
     std::string format = "text";
     unsigned threads = 0;
     bool help = false;
+    // vigil query
+    std::optional<std::string> path;
+    std::optional<std::string> under;
+    std::optional<std::string> user;
+    std::optional<std::string> action;
+    std::optional<std::string> label;
+    std::optional<std::string> since;
+    std::optional<std::string> until;
+    std::optional<std::string> limit;
+    bool unexpected = false;
+    bool reverse = false;
+    bool format_given = false;
     std::vector<std::string> positional;
 };
 

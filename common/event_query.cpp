@@ -1,0 +1,118 @@
+#include "common/event_query.h"
+
+#include <variant>
+
+namespace vigil {
+namespace {
+
+struct Bind {
+    std::string name;
+    std::variant<std::int64_t, std::string> value;  // string: bound as a blob (paths) or text
+    bool blob = false;
+};
+
+}  // namespace
+
+Result<std::vector<StoredEvent>> query_events(db::Database& db, const EventFilter& f) {
+    std::string sql =
+        "SELECT id, time_ns, action, source, path, old_path, uid, euid, gid, auid, user, login_user, pid, ppid, exe, "
+        "comm, cmdline, label, severity, sha256_before, sha256_after, unexpected, detail FROM events WHERE 1";
+    std::vector<Bind> binds;
+    auto param = [&](std::variant<std::int64_t, std::string> v, bool blob = false) {
+        std::string name = ":p" + std::to_string(binds.size());
+        binds.push_back({name, std::move(v), blob});
+        return name;
+    };
+    if (f.path) {
+        const auto p = param(*f.path, true);
+        sql += " AND (path = " + p + " OR old_path = " + p + ")";
+    }
+    if (f.under) {
+        // Whole components: /etc/ssh matches /etc/ssh and /etc/ssh/..., never /etc/sshd.
+        // Everything under D/ sorts between "D/" and "D0" ('0' follows '/'), so the path
+        // index serves it as a range.
+        std::string dir = *f.under;
+        while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+        if (dir == "/") {
+            sql += " AND path IS NOT NULL";
+        } else {
+            const auto exact = param(dir, true);
+            const auto lo = param(dir + "/", true);
+            const auto hi = param(dir + "0", true);
+            sql += " AND (path = " + exact + " OR (path >= " + lo + " AND path < " + hi + "))";
+        }
+    }
+    if (f.uid || f.user) {
+        std::string any;
+        if (f.uid) {
+            const auto u = param(*f.uid);
+            any += "uid = " + u + " OR euid = " + u + " OR auid = " + u;
+        }
+        if (f.user) {
+            const auto n = param(*f.user);
+            if (!any.empty()) any += " OR ";
+            any += "user = " + n + " OR login_user = " + n;
+        }
+        sql += " AND (" + any + ")";
+    }
+    if (!f.actions.empty()) {
+        sql += " AND action IN (";
+        for (std::size_t i = 0; i < f.actions.size(); ++i) sql += (i ? ", " : "") + param(f.actions[i]);
+        sql += ")";
+    }
+    if (f.label) sql += " AND label = " + param(*f.label);
+    if (f.unexpected_only) sql += " AND unexpected = 1";
+    if (f.since_ns) sql += " AND time_ns >= " + param(*f.since_ns);
+    if (f.until_ns) sql += " AND time_ns <= " + param(*f.until_ns);
+    sql += f.oldest_first ? " ORDER BY time_ns ASC, id ASC" : " ORDER BY time_ns DESC, id DESC";
+    if (f.limit) sql += " LIMIT " + param(*f.limit);
+
+    auto st = db.prepare(sql);
+    if (!st) return st.error();
+    for (const auto& b : binds) {
+        if (const auto* i = std::get_if<std::int64_t>(&b.value)) {
+            VIGIL_TRY(st->bind_int(b.name.c_str(), *i));
+        } else if (b.blob) {
+            VIGIL_TRY(st->bind_blob(b.name.c_str(), std::get<std::string>(b.value)));
+        } else {
+            VIGIL_TRY(st->bind_text(b.name.c_str(), std::get<std::string>(b.value)));
+        }
+    }
+    std::vector<StoredEvent> out;
+    for (;;) {
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!row.value()) break;
+        StoredEvent s;
+        s.id = st->col_int(0);
+        Event& e = s.event;
+        e.time_ns = st->col_int(1);
+        s.action = st->col_blob(2);
+        s.source = st->col_blob(3);
+        if (auto a = action_from_name(s.action)) e.action = *a;
+        e.path = st->col_opt_blob(4);
+        e.old_path = st->col_opt_blob(5);
+        e.actor.uid = st->col_opt_int(6);
+        e.actor.euid = st->col_opt_int(7);
+        s.gid = st->col_opt_int(8);
+        e.actor.gid = s.gid;
+        e.actor.auid = st->col_opt_int(9);
+        e.actor.user = st->col_opt_blob(10);
+        e.actor.login_user = st->col_opt_blob(11);
+        e.actor.pid = st->col_opt_int(12);
+        e.actor.ppid = st->col_opt_int(13);
+        e.actor.exe = st->col_opt_blob(14);
+        e.actor.comm = st->col_opt_blob(15);
+        e.actor.cmdline = st->col_opt_blob(16);
+        e.label = st->col_opt_blob(17);
+        e.severity = st->col_opt_blob(18);
+        e.sha256_before = st->col_opt_blob(19);
+        e.sha256_after = st->col_opt_blob(20);
+        e.unexpected = st->col_int(21) != 0;
+        e.detail = st->col_opt_blob(22);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+}  // namespace vigil

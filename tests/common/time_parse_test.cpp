@@ -1,0 +1,21 @@
+#include "common/time_parse.h"
+
+#include <catch2/catch.hpp>
+
+using vigil::parse_when;
+
+TEST_CASE("WHEN: RFC 3339, dates, durations", "[unit][time]") {
+    constexpr std::int64_t kS = 1'000'000'000;
+    const std::int64_t now = 1'800'000'000 * kS;
+    CHECK(parse_when("2026-11-24T08:00:00Z", now).value() == 1'795'507'200 * kS);
+    CHECK(parse_when("2026-11-24T10:00:00+02:00", now).value() == 1'795'507'200 * kS);
+    CHECK(parse_when("2026-11-24T03:30:00-04:30", now).value() == 1'795'507'200 * kS);
+    CHECK(parse_when("2026-11-24T08:00:00.5Z", now).value() == 1'795'507'200 * kS + 500'000'000);
+    CHECK(parse_when("2026-11-24", now).value() == 1'795'478'400 * kS);
+    CHECK(parse_when("90m", now).value() == now - 90 * 60 * kS);
+    CHECK(parse_when("7d", now).value() == now - 7 * 86400 * kS);
+    CHECK(parse_when("30s", now).value() == now - 30 * kS);
+    for (const char* bad : {"", "yesterday", "2026-13-01", "2026-02-30", "2026-11-24T08:00:00", "2026-11-24T25:00:00Z",
+                            "-5m", "5x", "2026-11-24T08:00:00.1234567891Z", "2026-11-24T08:00:00+24:00"})
+        CHECK_FALSE(parse_when(bad, now));
+}
