@@ -13,8 +13,12 @@ struct Bind {
 
 }  // namespace
 
-Result<std::vector<StoredEvent>> query_events(db::Database& db, const EventFilter& f) {
+namespace {
+
+// The statement for a filter, all values bound. `explain` prefixes EXPLAIN QUERY PLAN.
+Result<db::Stmt> prepare_query(db::Database& db, const EventFilter& f, bool explain) {
     std::string sql =
+        std::string(explain ? "EXPLAIN QUERY PLAN " : "") +
         "SELECT id, time_ns, action, source, path, old_path, uid, euid, gid, auid, user, login_user, pid, ppid, exe, "
         "comm, cmdline, label, severity, sha256_before, sha256_after, unexpected, detail FROM events WHERE 1";
     std::vector<Bind> binds;
@@ -64,7 +68,11 @@ Result<std::vector<StoredEvent>> query_events(db::Database& db, const EventFilte
     if (f.unexpected_only) sql += " AND unexpected = 1";
     if (f.since_ns) sql += " AND time_ns >= " + param(*f.since_ns);
     if (f.until_ns) sql += " AND time_ns <= " + param(*f.until_ns);
-    sql += f.oldest_first ? " ORDER BY time_ns ASC, id ASC" : " ORDER BY time_ns DESC, id DESC";
+    // With a selective filter, "+time_ns" keeps SQLite from walking the whole time index
+    // just to avoid a sort: it searches the filter's index and sorts the few matches.
+    const bool selective = f.path || f.under || f.uid || f.user || !f.actions.empty() || f.label || f.unexpected_only;
+    const std::string order = selective ? "+time_ns" : "time_ns";
+    sql += f.oldest_first ? " ORDER BY " + order + " ASC, id ASC" : " ORDER BY " + order + " DESC, id DESC";
     if (f.limit) sql += " LIMIT " + param(*f.limit);
 
     auto st = db.prepare(sql);
@@ -78,6 +86,27 @@ Result<std::vector<StoredEvent>> query_events(db::Database& db, const EventFilte
             VIGIL_TRY(st->bind_text(b.name.c_str(), std::get<std::string>(b.value)));
         }
     }
+    return st;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> explain_event_query(db::Database& db, const EventFilter& filter) {
+    auto st = prepare_query(db, filter, true);
+    if (!st) return st.error();
+    std::vector<std::string> plan;
+    for (;;) {
+        auto row = st->step();
+        if (!row) return row.error();
+        if (!row.value()) break;
+        plan.push_back(st->col_blob(3));
+    }
+    return plan;
+}
+
+Result<std::vector<StoredEvent>> query_events(db::Database& db, const EventFilter& f) {
+    auto st = prepare_query(db, f, false);
+    if (!st) return st.error();
     std::vector<StoredEvent> out;
     for (;;) {
         auto row = st->step();

@@ -36,4 +36,7 @@ struct StoredEvent {
 
 Result<std::vector<StoredEvent>> query_events(db::Database& db, const EventFilter& filter);
 
+// SQLite's plan for the filter's query (the `detail` column of EXPLAIN QUERY PLAN).
+Result<std::vector<std::string>> explain_event_query(db::Database& db, const EventFilter& filter);
+
 }  // namespace vigil

@@ -18,8 +18,6 @@
 
 namespace vigil {
 
-extern const std::array<EmbeddedText, 1> kDefaultPolicy;
-
 namespace {
 
 using nlohmann::json;

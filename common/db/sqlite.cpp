@@ -11,10 +11,6 @@
 #include "common/escape.h"
 #include "common/sys.h"
 
-namespace vigil {
-extern const std::array<EmbeddedText, 2> kSchemaMigrations;
-}
-
 namespace vigil::db {
 namespace {
 
