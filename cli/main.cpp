@@ -10,6 +10,7 @@
 
 #include "cli/baseline_commands.h"
 #include "cli/exit_codes.h"
+#include "cli/history_command.h"
 #include "cli/options.h"
 #include "cli/output.h"
 #include "cli/query_command.h"
@@ -29,6 +30,7 @@ constexpr const char* kUsage =
     "  check   compare the files with the baseline (exit 0 clean, 1 added, 2 removed, 4 changed)\n"
     "  update  accept the current state as the new baseline (recorded with who accepted it)\n"
     "  query   who did what to which file, when (filters; table, json, jsonl, csv)\n"
+    "  history one file's timeline: baseline entry, every event, hashes, across renames\n"
     "  status  is an agent running on the database; its watcher, queue, overflows\n"
     "\n"
     "Run `vigil <command> --help` for a command's options. `vigil --version` prints the version.\n"
@@ -89,6 +91,13 @@ constexpr const char* kQueryHelp =
     "Paths and names print escaped (\\xNN for control bytes and invalid UTF-8) in every format.\n"
     "Opens the database read-only; works while vigild writes. Exit 0, even when nothing matches.\n";
 
+constexpr const char* kHistoryHelp =
+    "usage: vigil history PATH [--db FILE] [--format table|json|jsonl|csv]\n"
+    "\n"
+    "The timeline of one file, oldest first: its baseline entry, then every recorded event\n"
+    "with its actor and the content hash after each change. Renames are followed backwards:\n"
+    "events under the file's earlier names, up to the rename that left each, are included.\n";
+
 int run(const std::string& command, const std::vector<std::string>& args) {
     struct Command {
         const char* name;
@@ -101,6 +110,7 @@ int run(const std::string& command, const std::vector<std::string>& args) {
         {"check", kCheckHelp, {"policy", "db", "format", "threads"}, &run_check},
         {"update", kUpdateHelp, {"policy", "db", "format", "threads"}, &run_update},
         {"status", kStatusHelp, {"db", "format"}, &run_status},
+        {"history", kHistoryHelp, {"db", "format"}, &run_history},
         {"query",
          kQueryHelp,
          {"db", "path", "under", "user", "action", "label", "unexpected", "since", "until", "limit", "reverse",
@@ -115,7 +125,7 @@ int run(const std::string& command, const std::vector<std::string>& args) {
             return kExitUsage;
         }
         if (opts->help) return write_stdout(c.help) ? kExitClean : kExitOutput;
-        if (!opts->positional.empty()) {
+        if (!opts->positional.empty() && command != "history") {
             print_error("unexpected argument \"" + vigil::escape_bytes(opts->positional.front()) + "\"");
             return kExitUsage;
         }

@@ -123,7 +123,7 @@ std::string events_to_csv(const std::vector<StoredEvent>& events) {
     return out;
 }
 
-std::string events_to_table(const std::vector<StoredEvent>& events, std::size_t width) {
+std::string events_to_table(const std::vector<StoredEvent>& events, std::size_t width, bool with_hash) {
     if (events.empty()) return "No events match.\n";
     struct Line {
         std::array<std::string, 5> cells;  // time, action, user, process, path
@@ -144,7 +144,9 @@ std::string events_to_table(const std::vector<StoredEvent>& events, std::size_t 
         if (e.old_path) path = escape_bytes(*e.old_path) + " -> " + path;
         std::string time = format_rfc3339_ns(e.time_ns);
         time = time.substr(0, 19) + "Z";  // seconds are enough on a terminal; JSON has the nanoseconds
-        lines.push_back({{time, escape_bytes(s.action), user, process, path}});
+        std::string action = escape_bytes(s.action);
+        if (with_hash && e.sha256_after) action += " " + to_hex(*e.sha256_after).substr(0, 12);
+        lines.push_back({{time, action, user, process, path}});
     }
     std::array<std::size_t, 4> w{};
     for (const auto& l : lines)

@@ -18,6 +18,7 @@ std::string events_to_json_array(const std::vector<StoredEvent>& events);
 std::string events_to_jsonl(const std::vector<StoredEvent>& events);
 std::string events_to_csv(const std::vector<StoredEvent>& events);
 // Fits `width` columns by shortening the path column (with an ellipsis); never wraps.
-std::string events_to_table(const std::vector<StoredEvent>& events, std::size_t width);
+// `with_hash` adds the content hash after each change (vigil history).
+std::string events_to_table(const std::vector<StoredEvent>& events, std::size_t width, bool with_hash = false);
 
 }  // namespace vigil

@@ -1,5 +1,9 @@
 #include "common/event_query.h"
 
+#include <algorithm>
+#include <climits>
+#include <map>
+#include <set>
 #include <variant>
 
 namespace vigil {
@@ -141,6 +145,58 @@ Result<std::vector<StoredEvent>> query_events(db::Database& db, const EventFilte
         e.detail = st->col_opt_blob(22);
         out.push_back(std::move(s));
     }
+    return out;
+}
+
+Result<std::vector<StoredEvent>> history_events(db::Database& db, const std::string& path) {
+    struct Name {
+        std::string path;
+        std::int64_t until_ns;  // events under this name up to here belong to our file
+    };
+    constexpr std::int64_t kForever = INT64_MAX;
+    constexpr std::size_t kMaxNames = 1000;  // a rename ring cannot make us loop
+    std::vector<Name> names{{path, kForever}};
+    std::set<std::string> seen{path};
+    std::map<std::int64_t, StoredEvent> by_id;
+    for (std::size_t i = 0; i < names.size() && i < kMaxNames; ++i) {
+        EventFilter f;
+        f.path = names[i].path;
+        if (names[i].until_ns != kForever) f.until_ns = names[i].until_ns;
+        auto rows = query_events(db, f);
+        if (!rows) return rows.error();
+        for (auto& row : rows.value()) {
+            const Event& e = row.event;
+            if (row.action == "rename" && e.path == names[i].path && e.old_path && seen.insert(*e.old_path).second)
+                names.push_back({*e.old_path, e.time_ns});
+            by_id.emplace(row.id, std::move(row));
+        }
+    }
+    std::vector<StoredEvent> out;
+    auto base = db.prepare(
+        "SELECT f.path, f.sha256, b.created_ns, b.id FROM files f JOIN baselines b ON b.id = f.baseline_id "
+        "WHERE f.path = :p");
+    if (!base) return base.error();
+    for (const auto& name : names) {
+        VIGIL_TRY(base->bind_blob(":p", name.path));
+        auto row = base->step();
+        if (!row) return row.error();
+        if (row.value()) {
+            StoredEvent s;
+            s.id = 0;
+            s.action = "baseline";
+            s.source = "baseline";
+            s.event.time_ns = base->col_int(2);
+            s.event.path = base->col_blob(0);
+            s.event.sha256_after = base->col_opt_blob(1);
+            s.event.detail = "{\"baseline_id\":" + std::to_string(base->col_int(3)) + "}";
+            out.push_back(std::move(s));
+        }
+        base->reset();
+    }
+    for (auto& [id, row] : by_id) out.push_back(std::move(row));
+    std::stable_sort(out.begin(), out.end(), [](const StoredEvent& a, const StoredEvent& b) {
+        return a.event.time_ns != b.event.time_ns ? a.event.time_ns < b.event.time_ns : a.id < b.id;
+    });
     return out;
 }
 

@@ -36,6 +36,11 @@ struct StoredEvent {
 
 Result<std::vector<StoredEvent>> query_events(db::Database& db, const EventFilter& filter);
 
+// The timeline of one file, oldest first: its baseline entry (action "baseline", source
+// "baseline"), then every event under its current name and, following renames backwards,
+// under each earlier name up to the rename that left it.
+Result<std::vector<StoredEvent>> history_events(db::Database& db, const std::string& path);
+
 // SQLite's plan for the filter's query (the `detail` column of EXPLAIN QUERY PLAN).
 Result<std::vector<std::string>> explain_event_query(db::Database& db, const EventFilter& filter);
 

@@ -1,0 +1,77 @@
+// vigil history end to end: the timeline of one file across renames.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "common/baseline_store.h"
+#include "common/db/sqlite.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+using nlohmann::json;
+
+namespace {
+
+vigil::Event ev(std::int64_t t, vigil::Action a, std::string path, std::optional<std::string> old = std::nullopt) {
+    vigil::Event e;
+    e.time_ns = t;
+    e.action = a;
+    e.source = vigil::Source::Fanotify;
+    e.path = std::move(path);
+    e.old_path = std::move(old);
+    e.actor.uid = 1003;
+    e.actor.user = "carol";
+    e.sha256_after = std::string(32, static_cast<char>(t));
+    return e;
+}
+
+}  // namespace
+
+TEST_CASE("history follows a file back through its renames", "[e2e][history]") {
+    vigil::test::TempDir dir;
+    const std::string db = dir / "vigil.db";
+    const std::string a = "/srv/report\n2025.csv";  // a newline in the old name, on purpose
+    const std::string b = "/srv/final.csv";
+    {
+        auto d = vigil::db::Database::open(db, vigil::db::OpenMode::Create);
+        REQUIRE(d);
+        vigil::FileRecord r;
+        r.path = a;
+        r.type = vigil::FileType::Regular;
+        r.sha256 = vigil::sha256_bytes("v0").value();
+        vigil::BaselineInfo info;
+        info.created_ns = 5;
+        info.kind = "init";
+        info.policy_source = "t";
+        info.policy_sha256 = "x";
+        info.policy_text = "{}";
+        auto txn = vigil::db::WriteTxn::begin(d.value());
+        REQUIRE(vigil::write_baseline(d.value(), {r}, info));
+        REQUIRE(txn->commit());
+        REQUIRE(vigil::append_event(d.value(), ev(10, vigil::Action::Modify, a)));
+        REQUIRE(vigil::append_event(d.value(), ev(20, vigil::Action::Rename, b, a)));
+        REQUIRE(vigil::append_event(d.value(), ev(30, vigil::Action::Modify, b)));
+        REQUIRE(vigil::append_event(d.value(), ev(40, vigil::Action::Create, a)));  // another file, same old name
+        REQUIRE(vigil::append_event(d.value(), ev(50, vigil::Action::Modify, "/srv/other")));
+    }
+    auto r = vigil::test::run_vigil({"history", b, "--db", db, "--format", "json"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const json j = json::parse(r.out);
+    std::vector<std::string> actions;
+    for (const auto& e : j) actions.push_back(e.at("action"));
+    CHECK(actions == std::vector<std::string>{"baseline", "modify", "rename", "modify"});
+    CHECK(j[0].at("path") == "/srv/report\\x0a2025.csv");
+    CHECK(j[0].at("sha256_after") == vigil::digest_hex(vigil::sha256_bytes("v0").value()));
+    CHECK(j[2].at("old_path") == "/srv/report\\x0a2025.csv");
+    CHECK(j[3].at("user") == "carol");
+
+    auto table = vigil::test::run_vigil({"history", b, "--db", db, "--format", "table"});
+    CHECK_THAT(table.out, Catch::Contains("baseline") && Catch::Contains("carol") &&
+                              Catch::Contains("/srv/report\\x0a2025.csv -> /srv/final.csv"));
+    auto none = vigil::test::run_vigil({"history", "/srv/never", "--db", db, "--format", "table"});
+    CHECK(none.exit_code == 0);
+    CHECK_THAT(none.out, Catch::Contains("No baseline entry and no events"));
+    CHECK(vigil::test::run_vigil({"history", "--db", db}).exit_code == 16);
+    CHECK(vigil::test::run_vigil({"history", "relative", "--db", db}).exit_code == 16);
+}
