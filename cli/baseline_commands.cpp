@@ -4,6 +4,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "cli/comparison.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "common/baseline_store.h"
@@ -14,27 +15,6 @@
 
 namespace vigil::cli {
 namespace {
-
-struct TimedWalk {
-    WalkResult result;
-    double seconds = 0;
-    std::uint64_t files_hashed = 0;
-    std::uint64_t bytes_hashed = 0;
-};
-
-TimedWalk timed_walk(const Policy& policy, unsigned threads) {
-    WalkProgress progress;
-    TimedWalk out;
-    const auto start = std::chrono::steady_clock::now();
-    {
-        const ProgressLine line(progress);
-        out.result = walk_policy(policy, WalkOptions{threads}, &progress);
-    }
-    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    out.files_hashed = progress.files_hashed.load();
-    out.bytes_hashed = progress.bytes_hashed.load();
-    return out;
-}
 
 BaselineInfo new_baseline_info(const Policy& policy, const char* kind) {
     const Actor self = self_actor();
@@ -50,13 +30,6 @@ BaselineInfo new_baseline_info(const Policy& policy, const char* kind) {
     info.login_user = self.login_user;
     info.hostname = host_name();
     return info;
-}
-
-std::vector<const FileRecord*> unreadable(const std::vector<FileRecord>& records) {
-    std::vector<const FileRecord*> out;
-    for (const auto& r : records)
-        if (!r.error.empty()) out.push_back(&r);
-    return out;
 }
 
 bool valid_format(const Options& opts) {
@@ -128,49 +101,7 @@ int run_init(const Options& opts) {
     return emit(out);
 }
 
-namespace {
-
-// check and update share everything up to the comparison.
-struct Comparison {
-    std::optional<BaselineInfo> baseline;
-    std::vector<FileRecord> before;
-    TimedWalk walk;
-    std::int64_t started_ns = 0;
-};
-
-Result<Comparison> compare_with_baseline(db::Database& db, const Policy& policy, unsigned threads) {
-    Comparison c;
-    auto info = latest_baseline(db);
-    if (!info) return info.error();
-    if (!info->has_value())
-        return Error::msg("database " + escape_bytes(db.path()) + " holds no baseline yet; run `vigil init` first");
-    c.baseline = std::move(info.value());
-    c.started_ns = realtime_now_ns();
-    // Loading the old baseline overlaps the walk: it costs a core for a fraction of a second.
-    auto loaded = std::async(std::launch::async, [&db] { return load_baseline(db); });
-    c.walk = timed_walk(policy, threads);
-    auto before = loaded.get();
-    if (!before) return before.error();
-    c.before = std::move(before.value());
-    return c;
-}
-
-CheckContext context_for(const Comparison& c, const Policy& policy, const char* title, bool color) {
-    CheckContext ctx;
-    ctx.title = title;
-    ctx.started_ns = c.started_ns;
-    ctx.seconds = c.walk.seconds;
-    ctx.entries_checked = c.walk.result.records.size();
-    ctx.baseline = c.baseline;
-    ctx.policy = &policy;
-    ctx.warnings = c.walk.result.warnings;
-    ctx.unreadable_entries = unreadable(c.walk.result.records);
-    ctx.unreadable = ctx.unreadable_entries.size();
-    ctx.color = color;
-    return ctx;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int run_check(const Options& opts) {
     if (!valid_format(opts)) return kExitUsage;

@@ -14,6 +14,7 @@
 #include "cli/options.h"
 #include "cli/output.h"
 #include "cli/query_command.h"
+#include "cli/report_command.h"
 #include "cli/status_command.h"
 #include "common/escape.h"
 #include "common/sys.h"
@@ -29,6 +30,7 @@ constexpr const char* kUsage =
     "  init    build the baseline of every file the policy covers\n"
     "  check   compare the files with the baseline (exit 0 clean, 1 added, 2 removed, 4 changed)\n"
     "  update  accept the current state as the new baseline (recorded with who accepted it)\n"
+    "  report  nightly report: integrity check, who explains each change, accesses, agent health\n"
     "  query   who did what to which file, when (filters; table, json, jsonl, csv)\n"
     "  history one file's timeline: baseline entry, every event, hashes, across renames\n"
     "  status  is an agent running on the database; its watcher, queue, overflows\n"
@@ -98,6 +100,17 @@ constexpr const char* kHistoryHelp =
     "with its actor and the content hash after each change. Renames are followed backwards:\n"
     "events under the file's earlier names, up to the rename that left each, are included.\n";
 
+constexpr const char* kReportHelp =
+    "usage: vigil report [--policy FILE] [--db FILE] [--since WHEN] [--format text|json|html]\n"
+    "                    [--output FILE]\n"
+    "\n"
+    "Runs the integrity check and joins each finding with the recorded events that explain it\n"
+    "(a change with none is flagged \"unexplained — changed while unobserved\"), then summarises\n"
+    "the window (default --since 24h): unexpected events, accesses to labelled and critical files\n"
+    "by user, and agent health (overflows, rescans, unattributed events, downtime).\n"
+    "--format html writes one self-contained page. --output writes atomically (0600).\n"
+    "Exit code as vigil check: 0 clean, 1 added | 2 removed | 4 changed, 16 or above on error.\n";
+
 int run(const std::string& command, const std::vector<std::string>& args) {
     struct Command {
         const char* name;
@@ -110,6 +123,7 @@ int run(const std::string& command, const std::vector<std::string>& args) {
         {"check", kCheckHelp, {"policy", "db", "format", "threads"}, &run_check},
         {"update", kUpdateHelp, {"policy", "db", "format", "threads"}, &run_update},
         {"status", kStatusHelp, {"db", "format"}, &run_status},
+        {"report", kReportHelp, {"policy", "db", "since", "format", "output", "threads"}, &run_report},
         {"history", kHistoryHelp, {"db", "format"}, &run_history},
         {"query",
          kQueryHelp,

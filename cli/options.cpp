@@ -61,6 +61,9 @@ Result<Options> parse_options(const std::vector<std::string>& args, const std::v
             o.until = *value;
         } else if (name == "limit") {
             o.limit = *value;
+        } else if (name == "output") {
+            if (value->empty()) return Error::msg("--output needs a file name");
+            o.output = *value;
         } else if (name == "threads") {
             unsigned n = 0;
             const auto [p, ec] = std::from_chars(value->data(), value->data() + value->size(), n);

@@ -26,6 +26,7 @@ struct Options {
     std::optional<std::string> since;
     std::optional<std::string> until;
     std::optional<std::string> limit;
+    std::optional<std::string> output;  // vigil report --output FILE
     bool unexpected = false;
     bool reverse = false;
     bool format_given = false;

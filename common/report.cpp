@@ -1,0 +1,130 @@
+#include "common/report.h"
+
+#include "common/escape.h"
+
+namespace vigil {
+namespace {
+
+// Actions that change a file: one of these since the baseline explains a finding.
+bool is_change(const std::string& action) {
+    return action == "modify" || action == "create" || action == "delete" || action == "rename" || action == "attrib" ||
+           action == "baseline_update";
+}
+
+Result<Finding> explain(db::Database& db, std::string kind, const FileRecord* record, std::vector<AttrChange> changes,
+                        std::int64_t baseline_ns) {
+    Finding f;
+    f.kind = std::move(kind);
+    f.record = record;
+    f.changes = std::move(changes);
+    EventFilter filter;
+    filter.path = record->path;
+    filter.since_ns = baseline_ns;
+    filter.oldest_first = true;
+    auto events = query_events(db, filter);
+    if (!events) return events.error();
+    for (auto& e : events.value()) {
+        if (!is_change(e.action)) continue;
+        f.explained = true;
+        f.events.push_back(std::move(e));
+    }
+    if (f.events.size() > 10) f.events.erase(f.events.begin(), f.events.end() - 10);
+    return f;
+}
+
+Result<std::int64_t> count(db::Database& db, const std::string& where, std::int64_t since, std::int64_t until) {
+    auto st = db.prepare("SELECT count(*) FROM events WHERE time_ns >= :since AND time_ns <= :until AND " + where);
+    if (!st) return st.error();
+    VIGIL_TRY(st->bind_int(":since", since));
+    VIGIL_TRY(st->bind_int(":until", until));
+    auto row = st->step();
+    if (!row) return row.error();
+    return st->col_int(0);
+}
+
+}  // namespace
+
+Result<ReportData> build_report(db::Database& db, const DiffResult& diff, CheckContext check, std::int64_t since_ns,
+                                std::int64_t until_ns) {
+    ReportData r;
+    r.since_ns = since_ns;
+    r.until_ns = until_ns;
+    r.exit_bits = diff.exit_bits();
+    const std::int64_t baseline_ns = check.baseline ? check.baseline->created_ns : 0;
+    r.check = std::move(check);
+    for (const auto& c : diff.changed) {
+        auto f = explain(db, "changed", c.after, c.changes, baseline_ns);
+        if (!f) return f.error();
+        r.findings.push_back(std::move(f.value()));
+    }
+    for (const auto* a : diff.added) {
+        auto f = explain(db, "added", a, {}, baseline_ns);
+        if (!f) return f.error();
+        r.findings.push_back(std::move(f.value()));
+    }
+    for (const auto* d : diff.removed) {
+        auto f = explain(db, "removed", d, {}, baseline_ns);
+        if (!f) return f.error();
+        r.findings.push_back(std::move(f.value()));
+    }
+    for (const auto& f : r.findings) r.unexplained += f.explained ? 0 : 1;
+
+    auto unexpected = count(db, "unexpected = 1", since_ns, until_ns);
+    if (!unexpected) return unexpected.error();
+    r.unexpected = unexpected.value();
+
+    auto acc = db.prepare(
+        "SELECT coalesce(user, CAST(uid AS TEXT), '(unknown)'), coalesce(label, '(critical)'), count(*), "
+        "count(DISTINCT path) FROM events WHERE action IN ('open', 'read') AND time_ns >= :since AND time_ns <= :until "
+        "AND (label IS NOT NULL OR severity = 'critical') GROUP BY 1, 2 ORDER BY 3 DESC, 1");
+    if (!acc) return acc.error();
+    VIGIL_TRY(acc->bind_int(":since", since_ns));
+    VIGIL_TRY(acc->bind_int(":until", until_ns));
+    for (;;) {
+        auto row = acc->step();
+        if (!row) return row.error();
+        if (!row.value()) break;
+        r.accesses.push_back(
+            {escape_bytes(acc->col_blob(0)), escape_bytes(acc->col_blob(1)), acc->col_int(2), acc->col_int(3)});
+    }
+
+    AgentHealth& h = r.health;
+    struct Counter {
+        std::int64_t* out;
+        const char* where;
+    };
+    for (const Counter& c : {Counter{&h.events, "1"}, Counter{&h.overflows, "action = 'overflow'"},
+                             Counter{&h.rescans, "action = 'rescan'"}, Counter{&h.kernel_events, "source = 'fanotify'"},
+                             Counter{&h.unattributed, "source = 'fanotify' AND uid IS NULL"},
+                             Counter{&h.inotify_events, "source = 'inotify'"}}) {
+        auto n = count(db, c.where, since_ns, until_ns);
+        if (!n) return n.error();
+        *c.out = n.value();
+    }
+    // Downtime: every agent_stop followed by the next agent_start, clipped to the window;
+    // a last agent_stop with no start after it means the agent is down now.
+    auto life = db.prepare(
+        "SELECT action, time_ns FROM events WHERE action IN ('agent_start', 'agent_stop') ORDER BY time_ns, id");
+    if (!life) return life.error();
+    bool stopped = false;  // (a plain flag: GCC 12 misreads std::optional here as uninitialised)
+    std::int64_t stopped_at = 0;
+    for (;;) {
+        auto row = life->step();
+        if (!row) return row.error();
+        if (!row.value()) break;
+        h.ever_ran = true;
+        const std::string action = life->col_blob(0);
+        const std::int64_t t = life->col_int(1);
+        if (action == "agent_stop") {
+            stopped = true;
+            stopped_at = t;
+        } else if (stopped) {
+            if (t >= since_ns && stopped_at <= until_ns) h.downtime.push_back({std::max(stopped_at, since_ns), t});
+            stopped = false;
+        }
+    }
+    if (stopped && stopped_at <= until_ns) h.downtime.push_back({std::max(stopped_at, since_ns), std::nullopt});
+    return r;
+}
+
+}  // namespace vigil
