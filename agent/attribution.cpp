@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -74,6 +75,18 @@ std::int64_t boottime_now_ns() {
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+Attributor::Attributor() {
+    // Two different processes (ourselves and init) must give two different inodes.
+    const int self = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+    const int init = static_cast<int>(::syscall(SYS_pidfd_open, 1, 0));
+    struct stat a {};
+    struct stat b {};
+    pidfd_identity_ =
+        self >= 0 && init >= 0 && ::fstat(self, &a) == 0 && ::fstat(init, &b) == 0 && a.st_ino != b.st_ino;
+    if (self >= 0) ::close(self);
+    if (init >= 0) ::close(init);
+}
+
 std::optional<std::string> Attributor::cached_name(std::int64_t uid) {
     auto it = names_.find(uid);
     if (it != names_.end()) return it->second;
@@ -88,6 +101,18 @@ Actor Attributor::resolve(pid_t pid, int pidfd, std::int64_t event_boot_ns) {
     if (pid <= 0) {
         ++unresolved_;
         return none;
+    }
+    // Fast path: the same process (same pidfs inode) seen within the cache lifetime.
+    std::uint64_t pidfd_ino = 0;
+    if (pidfd >= 0 && pidfd_identity_) {
+        struct stat st {};
+        if (::fstat(pidfd, &st) == 0) pidfd_ino = st.st_ino;
+        const auto hit = cache_.find(pid);
+        if (pidfd_ino != 0 && hit != cache_.end() && hit->second.pidfd_ino == pidfd_ino &&
+            event_boot_ns - hit->second.fetched_boot_ns < kCacheNs) {
+            ++resolved_;
+            return hit->second.actor;
+        }
     }
     const std::string dir = "/proc/" + std::to_string(pid);
     const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -143,7 +168,7 @@ Actor Attributor::resolve(pid_t pid, int pidfd, std::int64_t event_boot_ns) {
         if (a.uid) a.user = cached_name(*a.uid);
         if (a.auid) a.login_user = cached_name(*a.auid);
         if (cache_.size() > 8192) cache_.clear();
-        cache_[pid] = Cached{start_ticks, event_boot_ns, a};
+        cache_[pid] = Cached{pidfd_ino, start_ticks, event_boot_ns, a};
     }
     // With a pidfd: if the process was reaped meanwhile, the pid may have been recycled
     // between the event and our reads, so nothing we read can be trusted.

@@ -19,6 +19,8 @@ namespace vigil::agent {
 
 class Attributor {
 public:
+    Attributor();
+
     // `pidfd` < 0 when the kernel gave none. `event_boot_ns` is CLOCK_BOOTTIME at receipt.
     Actor resolve(pid_t pid, int pidfd, std::int64_t event_boot_ns);
 
@@ -27,6 +29,7 @@ public:
 
 private:
     struct Cached {
+        std::uint64_t pidfd_ino = 0;  // pidfs identity of the process (0: not known)
         std::uint64_t start_ticks = 0;
         std::int64_t fetched_boot_ns = 0;
         Actor actor;
@@ -34,6 +37,10 @@ private:
     std::optional<std::string> cached_name(std::int64_t uid);
 
     std::unordered_map<pid_t, Cached> cache_;
+    // On pidfs (Linux >= 6.9) every process's pidfd has its own inode number, unique for
+    // the boot: a cache entry whose inode matches the event's pidfd is the same process,
+    // so /proc need not be read again. False on older kernels (one shared anon inode).
+    bool pidfd_identity_ = false;
     std::unordered_map<std::int64_t, std::optional<std::string>> names_;
     std::atomic<std::uint64_t> resolved_{0};
     std::atomic<std::uint64_t> unresolved_{0};

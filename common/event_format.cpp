@@ -141,7 +141,7 @@ std::string events_to_table(const std::vector<StoredEvent>& events, std::size_t 
         if (e.actor.pid)
             process = (e.actor.comm ? escape_bytes(*e.actor.comm) : "?") + "[" + std::to_string(*e.actor.pid) + "]";
         std::string path = e.path ? escape_bytes(*e.path) : "";
-        if (e.old_path) path = escape_bytes(*e.old_path) + " -> " + path;
+        if (e.old_path) path.insert(0, escape_bytes(*e.old_path) + " -> ");
         std::string time = format_rfc3339_ns(e.time_ns);
         time = time.substr(0, 19) + "Z";  // seconds are enough on a terminal; JSON has the nanoseconds
         std::string action = escape_bytes(s.action);

@@ -178,8 +178,12 @@ std::string render_report_html(const ReportData& r) {
             for (const auto& e : f.events)
                 who += "<div>" + html(format_rfc3339_ns(e.event.time_ns)) + " " + html(e.action) + " by " +
                        html(actor_of(e)) + "</div>";
-            out += "<tr><td>" + html(f.kind) + "</td><td><code>" + html(escape_bytes(f.record->path)) +
-                   "</code></td><td>" + what + "</td><td>" + who + "</td></tr>\n";
+            out +=
+                "<tr><td>" + html(f.kind) + "</td><td><code>" + html(escape_bytes(f.record->path)) + "</code></td><td>";
+            out += what;
+            out += "</td><td>";
+            out += who;
+            out += "</td></tr>\n";
         }
         out += "</table>\n";
     }

@@ -78,7 +78,7 @@ Result<std::int64_t> parse_when(std::string_view text, std::int64_t now_ns) {
             if (!digits(text, pos + 1, 2, oh) || text.size() < pos + 6 || text[pos + 3] != ':' ||
                 !digits(text, pos + 4, 2, om) || oh > 23 || om > 59)
                 return bad(text);
-            offset_s = (oh * 3600 + om * 60) * (text[pos] == '+' ? 1 : -1);
+            offset_s = (std::int64_t{oh} * 3600 + std::int64_t{om} * 60) * (text[pos] == '+' ? 1 : -1);
             pos += 6;
         } else {
             return bad(text);
