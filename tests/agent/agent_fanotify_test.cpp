@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/sha256.h"
 #include "tests/agent/agent_fixture.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -126,6 +127,12 @@ TEST_CASE("fanotify: mkdir then a file inside at once, excluded subtrees stay si
     const auto rows = agent.stop();
     CHECK(find(rows, "create", agent.root + "/fresh").size() == 1);
     CHECK_FALSE(find(rows, "create", d + "/inner").empty());
+    // Its content is known whether the kernel reported the write or the new directory's
+    // scan found it already written: a change is never undetected.
+    const auto written = find(rows, "modify", d + "/inner");
+    REQUIRE_FALSE(written.empty());
+    const auto digest = vigil::sha256_bytes("written immediately\n").value();
+    CHECK(written.back().at("sha256_after") == std::string(vigil::digest_bytes(digest)));
     for (const auto& r : rows) {
         if (r.at("path")) CHECK(r.at("path")->find("/cache/") == std::string::npos);
     }
