@@ -101,64 +101,32 @@ int run_init(const Options& opts) {
     return emit(out);
 }
 
-namespace {}  // namespace
-
 int run_check(const Options& opts) {
     if (!valid_format(opts)) return kExitUsage;
-    auto policy = load_policy(opts.policy);
-    if (!policy) {
-        print_error(policy.error().message());
-        return kExitPolicy;
-    }
-    auto db = db::Database::open(opts.db, db::OpenMode::ReadOnly);
-    if (!db) {
-        print_error(db.error().message());
-        return kExitDatabase;
-    }
-    auto cmp = compare_with_baseline(db.value(), policy.value(), opts.threads);
-    if (!cmp) {
-        print_error(cmp.error().message());
-        return kExitDatabase;
-    }
-    const DiffResult diff = diff_records(cmp->before, cmp->walk.result.records, policy.value());
+    auto result = run_comparison(opts.policy, opts.db, db::OpenMode::ReadOnly, opts.threads);
+    if (const int* code = std::get_if<int>(&result)) return *code;
+    const CheckRun& run = *std::get<std::unique_ptr<CheckRun>>(result);
     const bool json = opts.format == "json";
-    const CheckContext ctx = context_for(cmp.value(), policy.value(), "integrity check", !json && stdout_wants_color());
-    const int written = emit(json ? render_check_json(diff, ctx) : render_check_text(diff, ctx));
-    return written != kExitClean ? written : diff.exit_bits();
+    const CheckContext ctx = context_for(run.cmp, run.policy, "integrity check", !json && stdout_wants_color());
+    const int written = emit(json ? render_check_json(run.diff, ctx) : render_check_text(run.diff, ctx));
+    return written != kExitClean ? written : run.diff.exit_bits();
 }
 
 int run_update(const Options& opts) {
     if (!valid_format(opts)) return kExitUsage;
-    auto policy = load_policy(opts.policy);
-    if (!policy) {
-        print_error(policy.error().message());
-        return kExitPolicy;
-    }
-    auto db = db::Database::open(opts.db, db::OpenMode::ReadWrite);
-    if (!db) {
-        print_error(db.error().message());
-        return kExitDatabase;
-    }
-    // Fail fast on a locked database instead of after a walk of the whole tree.
-    if (auto probe = db::WriteTxn::begin(db.value()); !probe) {
-        print_error(probe.error().message());
-        return kExitDatabase;
-    }
-    auto cmp = compare_with_baseline(db.value(), policy.value(), opts.threads);
-    if (!cmp) {
-        print_error(cmp.error().message());
-        return kExitDatabase;
-    }
-    const DiffResult diff = diff_records(cmp->before, cmp->walk.result.records, policy.value());
+    auto result = run_comparison(opts.policy, opts.db, db::OpenMode::ReadWrite, opts.threads, true);
+    if (const int* code = std::get_if<int>(&result)) return *code;
+    CheckRun& run = *std::get<std::unique_ptr<CheckRun>>(result);
+    const DiffResult& diff = run.diff;
 
-    auto info = new_baseline_info(policy.value(), "update");
-    info.created_ns = cmp->started_ns;
-    auto txn = db::WriteTxn::begin(db.value());
+    auto info = new_baseline_info(run.policy, "update");
+    info.created_ns = run.cmp.started_ns;
+    auto txn = db::WriteTxn::begin(run.db);
     if (!txn) {
         print_error(txn.error().message());
         return kExitDatabase;
     }
-    auto id = write_baseline(db.value(), cmp->walk.result.records, info);
+    auto id = write_baseline(run.db, run.cmp.walk.result.records, info);
     if (!id) {
         print_error(id.error().message());
         return kExitDatabase;
@@ -168,11 +136,11 @@ int run_update(const Options& opts) {
     ev.action = Action::BaselineUpdate;
     ev.source = Source::Cli;
     ev.actor = self_actor();
-    ev.detail = nlohmann::json{{"baseline_id", id.value()},      {"previous_baseline_id", cmp->baseline->id},
+    ev.detail = nlohmann::json{{"baseline_id", id.value()},      {"previous_baseline_id", run.cmp.baseline->id},
                                {"added", diff.added.size()},     {"removed", diff.removed.size()},
-                               {"changed", diff.changed.size()}, {"entries", cmp->walk.result.records.size()}}
+                               {"changed", diff.changed.size()}, {"entries", run.cmp.walk.result.records.size()}}
                     .dump();
-    if (auto r = append_event(db.value(), ev); !r) {
+    if (auto r = append_event(run.db, ev); !r) {
         print_error(r.error().message());
         return kExitDatabase;
     }
@@ -181,7 +149,7 @@ int run_update(const Options& opts) {
         return kExitDatabase;
     }
     const bool json = opts.format == "json";
-    CheckContext ctx = context_for(cmp.value(), policy.value(), "baseline update", !json && stdout_wants_color());
+    const CheckContext ctx = context_for(run.cmp, run.policy, "baseline update", !json && stdout_wants_color());
     std::string out = json ? render_check_json(diff, ctx) : render_check_text(diff, ctx);
     if (!json) out += "Accepted as baseline #" + std::to_string(id.value()) + ".\n";
     return emit(out);

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <future>
 
+#include "cli/exit_codes.h"
+#include "cli/output.h"
 #include "common/escape.h"
 #include "common/progress.h"
 
@@ -59,6 +61,36 @@ CheckContext context_for(const Comparison& c, const Policy& policy, const char* 
     ctx.unreadable = ctx.unreadable_entries.size();
     ctx.color = color;
     return ctx;
+}
+
+std::variant<std::unique_ptr<CheckRun>, int> run_comparison(const std::optional<std::string>& policy_path,
+                                                            const std::string& db_path, db::OpenMode mode,
+                                                            unsigned threads, bool probe_write_lock) {
+    auto policy = load_policy(policy_path);
+    if (!policy) {
+        print_error(policy.error().message());
+        return kExitPolicy;
+    }
+    auto db = db::Database::open(db_path, mode);
+    if (!db) {
+        print_error(db.error().message());
+        return kExitDatabase;
+    }
+    if (probe_write_lock) {
+        if (auto probe = db::WriteTxn::begin(db.value()); !probe) {
+            print_error(probe.error().message());
+            return kExitDatabase;
+        }
+    }
+    auto run = std::make_unique<CheckRun>(CheckRun{std::move(policy.value()), std::move(db.value()), {}, {}});
+    auto cmp = compare_with_baseline(run->db, run->policy, threads);
+    if (!cmp) {
+        print_error(cmp.error().message());
+        return kExitDatabase;
+    }
+    run->cmp = std::move(cmp.value());
+    run->diff = diff_records(run->cmp.before, run->cmp.walk.result.records, run->policy);
+    return run;
 }
 
 }  // namespace vigil::cli

@@ -1,10 +1,8 @@
 #include "cli/history_command.h"
 
-#include <sys/ioctl.h>
-#include <unistd.h>
-
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "cli/query_command.h"
 #include "common/escape.h"
 #include "common/event_format.h"
 #include "common/event_query.h"
@@ -21,12 +19,8 @@ int run_history(const Options& opts) {
         print_error("history: \"" + escape_bytes(path) + "\" is not an absolute path");
         return kExitUsage;
     }
-    std::string format = opts.format;
-    if (!opts.format_given) format = ::isatty(STDOUT_FILENO) == 1 ? "table" : "jsonl";
-    if (format != "table" && format != "json" && format != "jsonl" && format != "csv") {
-        print_error("--format must be table, json, jsonl or csv, not \"" + escape_bytes(format) + "\"");
-        return kExitUsage;
-    }
+    const auto format = event_format(opts);
+    if (!format) return kExitUsage;
     auto db = db::Database::open(opts.db, db::OpenMode::ReadOnly);
     if (!db) {
         print_error(db.error().message());
@@ -37,22 +31,8 @@ int run_history(const Options& opts) {
         print_error(events.error().message());
         return kExitDatabase;
     }
-    std::string out;
-    if (format == "json") out = events_to_json_array(events.value());
-    if (format == "jsonl") out = events_to_jsonl(events.value());
-    if (format == "csv") out = events_to_csv(events.value());
-    if (format == "table") {
-        winsize ws{};
-        const std::size_t width = ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 120;
-        out = events.value().empty() ? "No baseline entry and no events for " + escape_bytes(path) + ".\n"
-                                     : events_to_table(events.value(), width, true);
-    }
-    if (!write_stdout(out)) {
-        if (errno == EPIPE) return kExitClean;
-        print_error("cannot write the result: " + std::generic_category().message(errno));
-        return kExitOutput;
-    }
-    return kExitClean;
+    return emit_events(events.value(), *format, "No baseline entry and no events for " + escape_bytes(path) + ".\n",
+                       true);
 }
 
 }  // namespace vigil::cli

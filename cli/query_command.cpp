@@ -91,13 +91,34 @@ Result<EventFilter> filter_from(const Options& o) {
 
 }  // namespace
 
-int run_query(const Options& opts) {
+std::optional<std::string> event_format(const Options& opts) {
     std::string format = opts.format;
     if (!opts.format_given) format = ::isatty(STDOUT_FILENO) == 1 ? "table" : "jsonl";
     if (format != "table" && format != "json" && format != "jsonl" && format != "csv") {
         print_error("--format must be table, json, jsonl or csv, not \"" + escape_bytes(format) + "\"");
-        return kExitUsage;
+        return std::nullopt;
     }
+    return format;
+}
+
+int emit_events(const std::vector<StoredEvent>& events, const std::string& format, const std::string& empty_table,
+                bool with_hash) {
+    std::string out;
+    if (format == "json") out = events_to_json_array(events);
+    if (format == "jsonl") out = events_to_jsonl(events);
+    if (format == "csv") out = events_to_csv(events);
+    if (format == "table") out = events.empty() ? empty_table : events_to_table(events, terminal_width(), with_hash);
+    if (!write_stdout(out)) {
+        if (errno == EPIPE) return kExitClean;  // `vigil query | head`: the reader had enough
+        print_error("cannot write the result: " + std::generic_category().message(errno));
+        return kExitOutput;
+    }
+    return kExitClean;
+}
+
+int run_query(const Options& opts) {
+    const auto format = event_format(opts);
+    if (!format) return kExitUsage;
     auto filter = filter_from(opts);
     if (!filter) {
         print_error(filter.error().message());
@@ -113,17 +134,7 @@ int run_query(const Options& opts) {
         print_error(events.error().message());
         return kExitDatabase;
     }
-    std::string out;
-    if (format == "json") out = events_to_json_array(events.value());
-    if (format == "jsonl") out = events_to_jsonl(events.value());
-    if (format == "csv") out = events_to_csv(events.value());
-    if (format == "table") out = events_to_table(events.value(), terminal_width());
-    if (!write_stdout(out)) {
-        if (errno == EPIPE) return kExitClean;  // `vigil query | head`: the reader had enough
-        print_error("cannot write the result: " + std::generic_category().message(errno));
-        return kExitOutput;
-    }
-    return kExitClean;
+    return emit_events(events.value(), *format, "No events match.\n", false);
 }
 
 }  // namespace vigil::cli

@@ -58,24 +58,10 @@ int run_report(const Options& opts) {
         print_error("--since: " + since.error().message());
         return kExitUsage;
     }
-    auto policy = load_policy(opts.policy);
-    if (!policy) {
-        print_error(policy.error().message());
-        return kExitPolicy;
-    }
-    auto db = db::Database::open(opts.db, db::OpenMode::ReadOnly);
-    if (!db) {
-        print_error(db.error().message());
-        return kExitDatabase;
-    }
-    auto cmp = compare_with_baseline(db.value(), policy.value(), opts.threads);
-    if (!cmp) {
-        print_error(cmp.error().message());
-        return kExitDatabase;
-    }
-    const DiffResult diff = diff_records(cmp->before, cmp->walk.result.records, policy.value());
-    auto report =
-        build_report(db.value(), diff, context_for(cmp.value(), policy.value(), "report", false), since.value(), now);
+    auto result = run_comparison(opts.policy, opts.db, db::OpenMode::ReadOnly, opts.threads);
+    if (const int* code = std::get_if<int>(&result)) return *code;
+    CheckRun& run = *std::get<std::unique_ptr<CheckRun>>(result);
+    auto report = build_report(run.db, run.diff, context_for(run.cmp, run.policy, "report", false), since.value(), now);
     if (!report) {
         print_error(report.error().message());
         return kExitDatabase;
