@@ -40,10 +40,6 @@ int open_beneath(int root_fd, const std::string& relative) {
         retry_eintr([&] { return ::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how); }));
 }
 
-// Files found by the scan of a new directory are hashed on the reading thread only up to
-// this size: enough for configuration and records, never a stall on a large file.
-constexpr off_t kInlineHashBytes = 1 << 20;
-
 std::string dir_of(const std::string& path) {
     const auto slash = path.rfind('/');
     return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
@@ -222,32 +218,27 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
                 if (!rule.label.empty()) e.label = rule.label;
                 e.severity = std::string(severity_name(rule.severity));
                 e.detail = R"({"reason":"present in a new directory before it was watched"})";
-                std::optional<Event> written;
+                enqueue(std::move(e));
                 if (S_ISREG(st.st_mode) && st.st_size > 0 && ns_of(st.st_mtim) <= cutoff) {
-                    // Its content was written unseen too: record it from the scan (without an
-                    // actor) so a change is never undetected. Hashed here only when small, so
-                    // the kernel reader is never held up; larger ones wait for a rescan.
-                    written = e;
-                    written->action = Action::Modify;
-                    written->detail = R"({"reason":"written in a new directory before it was watched"})";
-                    if (st.st_size <= kInlineHashBytes) {
-                        auto file =
-                            open_at(fd.get(), ent->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, child);
-                        auto digest = file ? hash_fd(file->get(), child) : Result<FdDigest>(file.error());
-                        if (digest) {
-                            written->sha256_after = std::string(digest_bytes(digest->digest));
-                            const std::scoped_lock lock(known_mu_);
-                            known_[child] = digest->digest;
-                        } else {
-                            written->detail =
-                                nlohmann::json{{"reason", "written in a new directory before it was watched"},
-                                               {"hash_error", digest.error().message()}}
-                                    .dump();
-                        }
+                    // Its content was written unseen too: the hasher records it from the
+                    // scan (no actor) so a change is never undetected, off the reading thread.
+                    Event written;
+                    written.time_ns = realtime_now_ns();
+                    written.action = Action::Modify;
+                    written.source = Source::Scan;
+                    written.path = child;
+                    if (!rule.label.empty()) written.label = rule.label;
+                    written.severity = std::string(severity_name(rule.severity));
+                    written.detail = R"({"reason":"written in a new directory before it was watched"})";
+                    RawEvent raw;
+                    raw.path = child;
+                    raw.object = source.object_at(fd.get(), ent->d_name);
+                    if (!hash_jobs_.try_push(HashJob{written, std::move(raw)})) {
+                        enqueue(std::move(written));  // unhashed; the next rescan compares content
+                        const std::scoped_lock lock(known_mu_);
+                        rescan_pending_ = true;
                     }
                 }
-                enqueue(std::move(e));
-                if (written) enqueue(std::move(*written));
             }
             if (S_ISDIR(st.st_mode) && rule.recursive && (!rule.one_filesystem || st.st_dev == root_st.st_dev))
                 pending.push_back(rel.empty() ? std::string(name) : rel + "/" + std::string(name));
@@ -390,7 +381,9 @@ void Agent::hash_loop() {
             }
             if (before) e.sha256_before = std::string(digest_bytes(*before));
             if (after) e.sha256_after = std::string(digest_bytes(*after));
-            nlohmann::json detail = nlohmann::json::object();
+            nlohmann::json detail =
+                e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
+            if (!detail.is_object()) detail = nlohmann::json::object();
             if (after && before) detail["content_changed"] = *after != *before;
             if (!problem.empty()) detail["hash_error"] = problem;
             if (!detail.empty()) e.detail = detail.dump();

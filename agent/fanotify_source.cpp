@@ -90,6 +90,17 @@ Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool 
     return {};
 }
 
+std::string FanotifySource::object_at(int dirfd, const char* name) const {
+    struct statfs sf {};
+    if (::fstatfs(dirfd, &sf) < 0) return {};
+    std::vector<char> buf(sizeof(file_handle) + MAX_HANDLE_SZ);
+    auto* fh = reinterpret_cast<file_handle*>(buf.data());
+    fh->handle_bytes = MAX_HANDLE_SZ;
+    int mount_id = 0;
+    if (::name_to_handle_at(dirfd, name, fh, &mount_id, 0) < 0) return {};  // 0: never follow a link
+    return handle_key(&sf.f_fsid, fh->handle_type, fh->f_handle, fh->handle_bytes);
+}
+
 void FanotifySource::rename_dir(const std::string& from, const std::string& to) {
     for (auto& [key, path] : dir_paths_) {
         if (path_is_under(path, from)) path.replace(0, from.size(), to);

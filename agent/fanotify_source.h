@@ -48,6 +48,7 @@ public:
     }
 
     std::size_t marks() const override { return marks_; }
+    std::string object_at(int dirfd, const char* name) const override;
 
 private:
     FanotifySource() = default;

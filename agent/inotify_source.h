@@ -66,6 +66,7 @@ public:
     Result<UniqueFd> open_for_hash(const RawEvent& event) const override;
 
     std::size_t marks() const override;
+    std::string object_at(int, const char*) const override { return {}; }  // reopened by path
 
     // How long an unpaired MOVED_FROM waits for its MOVED_TO. The kernel queues both inside
     // one rename(2), so only a read that returned between the two can split them.
@@ -113,6 +114,7 @@ private:
     std::unordered_map<int, Watch> watches_;
     std::map<std::string, int> by_path_;  // ordered: a subtree is one contiguous range
     mutable std::unordered_map<std::string, SelfAccess> self_;
+    Clock::time_point next_sweep_{};  // guarded by mu_
 
     std::deque<PendingMove> moves_;  // main thread only
 };

@@ -28,6 +28,9 @@ public:
     // fanotify by the object's handle, inotify by path relative to a directory fd.
     virtual Result<UniqueFd> open_for_hash(const RawEvent& event) const = 0;
     virtual std::size_t marks() const = 0;
+    // What open_for_hash needs, besides the path, to reopen `name` in `dirfd` later:
+    // fanotify its file handle, inotify nothing (it reopens by path).
+    virtual std::string object_at(int dirfd, const char* name) const = 0;
 };
 
 }  // namespace vigil::agent
