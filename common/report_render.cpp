@@ -158,7 +158,7 @@ std::string render_report_html(const ReportData& r) {
         "#eee;"
         "text-align:left;vertical-align:top}th{background:#f5f6fa}code{font:13px "
         "ui-monospace,monospace;word-break:break-all}"
-        ".unexplained{color:#b3261e;font-weight:600}.muted{color:#667}"
+        ".unexplained{color:#b3261e;font-weight:600}.muted{color:#667}td.path{min-width:16rem}"
         "</style></head><body>\n";
     out += "<h1>Vigil report</h1><p class=\"muted\">" + html(format_rfc3339_ns(r.since_ns)) + " to " +
            html(format_rfc3339_ns(r.until_ns)) + "</p>\n";
