@@ -1,5 +1,7 @@
 #include "common/report.h"
 
+#include <algorithm>
+
 #include "common/escape.h"
 
 namespace vigil {
@@ -107,7 +109,9 @@ Result<ReportData> build_report(db::Database& db, const DiffResult& diff, CheckC
         "SELECT action, time_ns FROM events WHERE action IN ('agent_start', 'agent_stop') ORDER BY time_ns, id");
     if (!life) return life.error();
     bool stopped = false;  // (a plain flag: GCC 12 misreads std::optional here as uninitialised)
+    bool running = false;
     std::int64_t stopped_at = 0;
+    std::vector<std::int64_t> unclean_starts;  // agent_start with no agent_stop before it
     for (;;) {
         auto row = life->step();
         if (!row) return row.error();
@@ -117,12 +121,32 @@ Result<ReportData> build_report(db::Database& db, const DiffResult& diff, CheckC
         const std::int64_t t = life->col_int(1);
         if (action == "agent_stop") {
             stopped = true;
+            running = false;
             stopped_at = t;
-        } else if (stopped) {
-            if (t >= since_ns && stopped_at <= until_ns) h.downtime.push_back({std::max(stopped_at, since_ns), t});
+        } else {
+            if (stopped) {
+                if (t >= since_ns && stopped_at <= until_ns) h.downtime.push_back({std::max(stopped_at, since_ns), t});
+            } else if (running && t >= since_ns && t <= until_ns) {
+                unclean_starts.push_back(t);
+            }
             stopped = false;
+            running = true;
         }
     }
+    // A start with no stop before it: the previous agent was killed or crashed. Its last
+    // recorded event is the last sign of life; the gap runs from there to the restart.
+    auto last_before = db.prepare("SELECT max(time_ns) FROM events WHERE time_ns < :t");
+    if (!last_before) return last_before.error();
+    for (const std::int64_t t : unclean_starts) {
+        VIGIL_TRY(last_before->bind_int(":t", t));
+        auto row = last_before->step();
+        if (!row) return row.error();
+        const std::int64_t from = last_before->is_null(0) ? t : last_before->col_int(0);
+        last_before->reset();
+        h.downtime.push_back({std::max(from, since_ns), t, true});
+    }
+    std::sort(h.downtime.begin(), h.downtime.end(),
+              [](const Downtime& a, const Downtime& b) { return a.from_ns < b.from_ns; });
     if (stopped && stopped_at <= until_ns) h.downtime.push_back({std::max(stopped_at, since_ns), std::nullopt});
     return r;
 }

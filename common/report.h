@@ -33,6 +33,7 @@ struct AccessGroup {
 struct Downtime {
     std::int64_t from_ns = 0;           // agent_stop (or the window start)
     std::optional<std::int64_t> to_ns;  // the next agent_start; nullopt: still down
+    bool unclean = false;               // no agent_stop: the agent died; from_ns is its last recorded event
 };
 
 struct AgentHealth {

@@ -63,7 +63,9 @@ std::string health_line(const AgentHealth& h) {
 
 std::string downtime_text(const Downtime& d, std::int64_t until) {
     return format_rfc3339_ns(d.from_ns) + " to " + (d.to_ns ? format_rfc3339_ns(*d.to_ns) : "now (agent not running)") +
-           " (" + duration((d.to_ns ? *d.to_ns : until) - d.from_ns) + ")";
+           " (" + duration((d.to_ns ? *d.to_ns : until) - d.from_ns) + ")" +
+           (d.unclean ? " — the agent stopped without agent_stop (killed or crashed); from its last recorded event"
+                      : "");
 }
 
 }  // namespace
@@ -136,7 +138,8 @@ std::string render_report_json(const ReportData& r) {
     health["downtime"] = ordered_json::array();
     for (const auto& d : h.downtime)
         health["downtime"].push_back({{"from", format_rfc3339_ns(d.from_ns)},
-                                      {"to", d.to_ns ? ordered_json(format_rfc3339_ns(*d.to_ns)) : ordered_json()}});
+                                      {"to", d.to_ns ? ordered_json(format_rfc3339_ns(*d.to_ns)) : ordered_json()},
+                                      {"unclean", d.unclean}});
     j["agent_health"] = std::move(health);
     j["check"] = {{"entries_checked", r.check.entries_checked},
                   {"unreadable", r.check.unreadable},

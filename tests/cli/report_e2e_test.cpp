@@ -82,3 +82,38 @@ TEST_CASE("report joins findings with their actors and flags the unexplained", "
     CHECK(vigil::test::run_vigil({"report", "--db", db, "--policy", policy, "--format", "pdf"}).exit_code == 16);
     CHECK(vigil::test::run_vigil({"report", "--db", db, "--policy", policy, "--since", "soon"}).exit_code == 16);
 }
+
+TEST_CASE("report shows an agent killed without agent_stop as unclean downtime", "[e2e][report][kernel]") {
+    vigil::test::TempDir dir;
+    vigil::test::make_dirs(dir / "tree");
+    const std::string db = dir / "db/vigil.db";
+    const std::string policy = vigil::test::write_policy(dir, dir / "tree");
+    {
+        vigil::test::BackgroundProcess first(VIGILD_BIN, {"--policy", policy, "--db", db});
+        REQUIRE(first.wait_for_output("ready"));
+        vigil::test::write_file(dir / "tree/before-kill", "x");
+        // Let the agent_start row and the write land before the kill (readers never block).
+        for (int i = 0; i < 100; ++i) {
+            auto q = vigil::test::run_vigil({"query", "--db", db, "--action", "modify", "--format", "jsonl"});
+            if (!q.out.empty()) break;
+            ::usleep(50 * 1000);
+        }
+        first.signal(SIGKILL);
+        first.wait();
+    }
+    {
+        vigil::test::BackgroundProcess second(VIGILD_BIN, {"--policy", policy, "--db", db});
+        REQUIRE(second.wait_for_output("ready"));
+        second.signal(SIGTERM);
+        REQUIRE(second.wait() == 0);
+    }
+    auto r = vigil::test::run_vigil({"report", "--policy", policy, "--db", db, "--format", "json"});
+    INFO(r.err);
+    const json j = json::parse(r.out);
+    const auto& downtime = j.at("agent_health").at("downtime");
+    REQUIRE(downtime.size() == 2);
+    CHECK(downtime[0].at("unclean") == true);  // the SIGKILL: no agent_stop
+    CHECK_FALSE(downtime[0].at("to").is_null());
+    CHECK(downtime[1].at("unclean") == false);  // the clean stop: still down now
+    CHECK(downtime[1].at("to").is_null());
+}
