@@ -210,25 +210,13 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
             if (::fstatat(fd.get(), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
             if (cutoff > 0 && ns_of(st.st_ctim) <= cutoff) {
                 // Created before our mark existed: the kernel never told us; the scan does.
-                Event e;
-                e.time_ns = realtime_now_ns();
-                e.action = Action::Create;
-                e.source = Source::Scan;
-                e.path = child;
-                if (!rule.label.empty()) e.label = rule.label;
-                e.severity = std::string(severity_name(rule.severity));
+                Event e = scan_event(Action::Create, child, rule_index);
                 e.detail = R"({"reason":"present in a new directory before it was watched"})";
                 enqueue(std::move(e));
                 if (S_ISREG(st.st_mode) && st.st_size > 0 && ns_of(st.st_mtim) <= cutoff) {
                     // Its content was written unseen too: the hasher records it from the
                     // scan (no actor) so a change is never undetected, off the reading thread.
-                    Event written;
-                    written.time_ns = realtime_now_ns();
-                    written.action = Action::Modify;
-                    written.source = Source::Scan;
-                    written.path = child;
-                    if (!rule.label.empty()) written.label = rule.label;
-                    written.severity = std::string(severity_name(rule.severity));
+                    Event written = scan_event(Action::Modify, child, rule_index);
                     written.detail = R"({"reason":"written in a new directory before it was watched"})";
                     RawEvent raw;
                     raw.path = child;
@@ -253,6 +241,20 @@ Event Agent::base_event(const RawEvent& raw, std::optional<std::uint32_t> rule) 
     e.source = raw.source;
     if (!raw.path.empty()) e.path = raw.path;
     if (raw.old_path && !raw.old_path->empty()) e.old_path = raw.old_path;
+    if (rule) {
+        const Rule& r = policy_->rules[*rule];
+        if (!r.label.empty()) e.label = r.label;
+        e.severity = std::string(severity_name(r.severity));
+    }
+    return e;
+}
+
+Event Agent::scan_event(Action action, const std::string& path, std::optional<std::uint32_t> rule) const {
+    Event e;
+    e.time_ns = realtime_now_ns();
+    e.action = action;
+    e.source = Source::Scan;
+    e.path = path;
     if (rule) {
         const Rule& r = policy_->rules[*rule];
         if (!r.label.empty()) e.label = r.label;
@@ -404,17 +406,7 @@ void Agent::rescan() {
         std::map<std::string, std::optional<Sha256Digest>> fresh;
         for (auto& r : walk.records) fresh.emplace(r.path, r.sha256);
         auto change = [&](Action action, const std::string& path) {
-            Event e;
-            e.time_ns = realtime_now_ns();
-            e.action = action;
-            e.source = Source::Scan;
-            e.path = path;
-            if (auto rule = matcher_->rule_for(path)) {
-                const Rule& r = policy_->rules[*rule];
-                if (!r.label.empty()) e.label = r.label;
-                e.severity = std::string(severity_name(r.severity));
-            }
-            return e;
+            return scan_event(action, path, matcher_->rule_for(path));
         };
         for (const auto& [path, digest] : fresh) {
             auto it = known_.find(path);

@@ -66,6 +66,8 @@ private:
     void rescan();
     Event base_event(const RawEvent& raw, std::optional<std::uint32_t> rule) const;
     Event agent_event(Action action, std::optional<std::string> detail = std::nullopt) const;
+    // A change found by a scan (new directory, rescan): no actor, the rule's label/severity.
+    Event scan_event(Action action, const std::string& path, std::optional<std::uint32_t> rule) const;
 
     AgentOptions options_;
     std::unique_ptr<Policy> policy_;
