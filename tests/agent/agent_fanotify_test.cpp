@@ -23,28 +23,7 @@ TEST_CASE("fanotify: each kind of change is recorded with its actor", "[kernel][
     Agent agent("fanotify");
     const std::string f = agent.root + "/report.txt";
     const std::string g = agent.root + "/final.txt";
-    {
-        // alice logged in as 4242 and switched to her own uid: auid != uid, as after sudo.
-        vigil::test::ActAs act(alice.uid, alice.gid, 4242,
-                               {[&] {
-                                    const int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-                                    if (fd < 0 || ::write(fd, "draft\n", 6) != 6) return 1;
-                                    return ::close(fd);
-                                },
-                                [&] { return ::chmod(f.c_str(), 0600); },
-                                [&] { return ::rename(f.c_str(), g.c_str()); }, [&] { return ::unlink(g.c_str()); }});
-        // Each step waits for its row, so the file still exists when it is hashed and
-        // alice's process is still there to be attributed.
-        REQUIRE(act.run_next() == 0);
-        REQUIRE(agent.wait_for("modify", f));
-        REQUIRE(act.run_next() == 0);
-        REQUIRE(agent.wait_for("attrib", f));
-        REQUIRE(act.run_next() == 0);
-        REQUIRE(agent.wait_for("rename", g));
-        REQUIRE(act.run_next() == 0);
-        REQUIRE(agent.wait_for("delete", g));
-    }
-    REQUIRE(::chown((agent.root + "/existing").c_str(), alice.uid, alice.gid) == 0);
+    vigil::test::act_change_sequence(agent, alice, f, g);
     const auto rows = agent.stop();
 
     const auto created = find(rows, "create", f);

@@ -142,4 +142,32 @@ struct Agent {
     }
 };
 
+// The change sequence both watchers' tests act out: `user` (logged in as 4242, then
+// switched to their own uid, so auid != uid as after sudo) creates and writes `f`, chmods
+// it, renames it to `g` and deletes it, one step at a time; each step waits for its row,
+// so the file still exists when it is hashed and the process is still there to be
+// attributed. Then root chowns `existing`.
+inline void act_change_sequence(Agent& agent, const TestUser& user, const std::string& f, const std::string& g) {
+    {
+        ActAs act(user.uid, user.gid, 4242,
+                  {[&] {
+                       const int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                       if (fd < 0 || ::write(fd, "draft\n", 6) != 6) return 1;
+                       return ::close(fd);
+                   },
+                   [&] { return ::chmod(f.c_str(), 0600); }, [&] { return ::rename(f.c_str(), g.c_str()); },
+                   [&] { return ::unlink(g.c_str()); }});
+        REQUIRE(act.run_next() == 0);
+        REQUIRE(agent.wait_for("modify", f));
+        REQUIRE(act.run_next() == 0);
+        REQUIRE(agent.wait_for("attrib", f));
+        REQUIRE(act.run_next() == 0);
+        REQUIRE(agent.wait_for("rename", g));
+        REQUIRE(act.run_next() == 0);
+        REQUIRE(agent.wait_for("delete", g));
+    }
+    REQUIRE(::chown((agent.root + "/existing").c_str(), user.uid, user.gid) == 0);
+    REQUIRE(agent.wait_for("attrib", agent.root + "/existing"));
+}
+
 }  // namespace vigil::test

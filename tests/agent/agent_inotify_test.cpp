@@ -78,28 +78,7 @@ TEST_CASE("inotify: each kind of change is recorded, with no actor", "[kernel][r
     Agent agent("inotify");
     const std::string f = agent.root + "/report.txt";
     const std::string g = agent.root + "/final.txt";
-    {
-        // A real user with a login uid acts, as in the fanotify test: inotify must still
-        // record nobody rather than anybody.
-        vigil::test::ActAs act(alice.uid, alice.gid, 4242,
-                               {[&] {
-                                    const int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-                                    if (fd < 0 || ::write(fd, "draft\n", 6) != 6) return 1;
-                                    return ::close(fd);
-                                },
-                                [&] { return ::chmod(f.c_str(), 0600); },
-                                [&] { return ::rename(f.c_str(), g.c_str()); }, [&] { return ::unlink(g.c_str()); }});
-        REQUIRE(act.run_next() == 0);
-        REQUIRE(agent.wait_for("modify", f));
-        REQUIRE(act.run_next() == 0);
-        REQUIRE(agent.wait_for("attrib", f));
-        REQUIRE(act.run_next() == 0);
-        REQUIRE(agent.wait_for("rename", g));
-        REQUIRE(act.run_next() == 0);
-        REQUIRE(agent.wait_for("delete", g));
-    }
-    REQUIRE(::chown((agent.root + "/existing").c_str(), alice.uid, alice.gid) == 0);
-    REQUIRE(agent.wait_for("attrib", agent.root + "/existing"));
+    vigil::test::act_change_sequence(agent, alice, f, g);
     const auto rows = agent.stop();
 
     const auto created = find(rows, "create", f);
