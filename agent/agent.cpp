@@ -137,7 +137,25 @@ Result<void> Agent::open_database() {
     return {};
 }
 
+bool Agent::dir_in_scope(const std::string& dir) const {
+    if (root_parents_.count(dir) != 0) return true;  // a root's own create, delete, rename
+    const auto rule = matcher_->rule_for(dir);
+    if (!rule) return false;
+    const Rule& r = policy_->rules[*rule];
+    return r.watch != WatchMode::None && (r.recursive || watched_roots_.count(dir) != 0);
+}
+
 Result<void> Agent::place_marks(WatchSource& source, const Policy& policy) {
+    watched_roots_.clear();
+    root_parents_.clear();
+    for (const Rule& rule : policy.rules) {
+        if (rule.watch == WatchMode::None) continue;
+        for (const auto& root : expand_rule_roots(rule.path)) {
+            watched_roots_.insert(root);
+            root_parents_.insert(dir_of(root));
+        }
+    }
+    source.set_scope([this](const std::string& dir) { return dir_in_scope(dir); });
     for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
         const Rule& rule = policy.rules[i];
         if (rule.watch == WatchMode::None) continue;
@@ -310,10 +328,12 @@ void Agent::on_event(RawEvent&& raw) {
             }
         } else if (raw.action == Action::Rename && e.old_path) {
             // Everything under a renamed directory moves with it.
+            // Moved out of every tree: no longer known (a rescan would call it deleted).
+            const bool stays = !raw.path.empty() && matcher_->rule_for(raw.path).has_value();
             auto it = known_.lower_bound(*e.old_path);
             std::vector<std::pair<std::string, std::optional<Sha256Digest>>> moved;
             while (it != known_.end() && path_is_under(it->first, *e.old_path)) {
-                moved.emplace_back(raw.path + it->first.substr(e.old_path->size()), it->second);
+                if (stays) moved.emplace_back(raw.path + it->first.substr(e.old_path->size()), it->second);
                 it = known_.erase(it);
             }
             for (auto& m : moved) known_[m.first] = m.second;
@@ -321,7 +341,16 @@ void Agent::on_event(RawEvent&& raw) {
             known_.emplace(raw.path, std::nullopt);
         }
     }
-    if (new_dir) mark_tree(*source_, raw.path, *rule, raw.time_ns);
+    if (new_dir) {
+        // Under a filesystem mark a created directory is watched from its first instant:
+        // nothing inside it can have been missed, so only access marks are placed (no scan).
+        // One moved in was filled elsewhere: everything in it is reported by the scan.
+        if (raw.action != Action::Create || !source_->sees_inside_new_dirs(raw)) {
+            mark_tree(*source_, raw.path, *rule, raw.time_ns);
+        } else if (r.watch == WatchMode::Access) {
+            mark_tree(*source_, raw.path, *rule, 0);
+        }
+    }
 
     if (raw.action == Action::Modify && !raw.is_dir) {
         HashJob job{std::move(e), std::move(raw)};

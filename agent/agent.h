@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -58,6 +59,7 @@ private:
     Result<void> open_database();
     Result<std::unique_ptr<WatchSource>> make_source() const;
     Result<void> place_marks(WatchSource& source, const Policy& policy);
+    bool dir_in_scope(const std::string& dir) const;  // can events in `dir` matter to the policy?
     void mark_tree(WatchSource& source, const std::string& root, std::uint32_t rule, std::int64_t report_before_ns);
     void enqueue(Event event);
     void hash_loop();
@@ -73,6 +75,8 @@ private:
     std::unique_ptr<Policy> policy_;
     std::unique_ptr<RuleMatcher> matcher_;
     std::unique_ptr<WatchSource> source_;
+    std::set<std::string> watched_roots_;  // every rule root, globs expanded (main thread)
+    std::set<std::string> root_parents_;   // their parent directories
     UniqueFd lock_;  // DB.agent.lock, held while we run
     std::int64_t started_ns_ = 0;
     std::uint64_t overflows_ = 0;  // guarded by known_mu_

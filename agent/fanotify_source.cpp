@@ -6,10 +6,12 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "agent/attribution.h"
+#include "agent/log.h"
 #include "common/escape.h"
 #include "common/rule_match.h"
 #include "common/sys.h"
@@ -21,6 +23,12 @@ namespace {
 constexpr std::uint64_t kModifyMask =
     FAN_CREATE | FAN_DELETE | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_RENAME | FAN_ONDIR | FAN_EVENT_ON_CHILD;
 constexpr std::uint64_t kAccessMask = FAN_OPEN | FAN_ACCESS;
+// Filesystem marks: no FAN_EVENT_ON_CHILD (the whole filesystem is reported anyway).
+constexpr std::uint64_t kFilesystemMask =
+    FAN_CREATE | FAN_DELETE | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_RENAME | FAN_ONDIR;
+// What an out-of-scope directory stops sending us; FAN_RENAME stays (see the header).
+constexpr std::uint64_t kIgnoreMask =
+    FAN_CREATE | FAN_DELETE | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_ONDIR | FAN_EVENT_ON_CHILD;
 
 // fsid bytes + handle type + handle bytes: the same key from an event's info record and
 // from name_to_handle_at(), so events find their directory's path.
@@ -64,10 +72,23 @@ Result<std::unique_ptr<FanotifySource>> FanotifySource::create() {
     return Error::from_errno(last_errno, "fanotify_init (needs root and Linux >= 5.9 with FID reporting)");
 }
 
+Result<void> FanotifySource::mark_filesystem(int dirfd, const std::string& fsid, const std::string& path) {
+    if (std::getenv("VIGIL_FANOTIFY_INODE_MARKS") == nullptr &&
+        ::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_FILESYSTEM, kFilesystemMask, dirfd, nullptr) == 0) {
+        fs_marked_.insert(fsid);
+        return {};
+    }
+    const int err = std::getenv("VIGIL_FANOTIFY_INODE_MARKS") != nullptr ? 0 : errno;
+    fs_refused_.insert(fsid);
+    if (err != 0)
+        log_warning("fanotify: no filesystem mark for the filesystem of '" + escape_bytes(path) + "' (" +
+                    errno_text(err) +
+                    "): marking each directory instead; what is written in a directory in the instant "
+                    "after its creation is then found by a scan, without its actor");
+    return {};
+}
+
 Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool access) {
-    const std::uint64_t mask = kModifyMask | (access ? kAccessMask : 0);
-    if (::fanotify_mark(fd_.get(), FAN_MARK_ADD, mask, dirfd, nullptr) < 0)
-        return Error::from_errno(errno, "fanotify_mark '" + escape_bytes(path) + "'");
     struct statfs sf {};
     if (::fstatfs(dirfd, &sf) < 0) return Error::from_errno(errno, "fstatfs '" + escape_bytes(path) + "'");
     std::vector<char> buf(sizeof(file_handle) + MAX_HANDLE_SZ);
@@ -76,18 +97,62 @@ Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool 
     int mount_id = 0;
     if (::name_to_handle_at(dirfd, "", fh, &mount_id, AT_EMPTY_PATH) < 0)
         return Error::from_errno(errno, "name_to_handle_at '" + escape_bytes(path) + "'");
+    const std::string fsid(reinterpret_cast<const char*>(&sf.f_fsid), 8);
+    {
+        const std::scoped_lock lock(mount_mu_);
+        if (mount_fds_.count(fsid) == 0) {
+            const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+            if (dup < 0) return Error::from_errno(errno, "dup '" + escape_bytes(path) + "'");
+            mount_fds_.emplace(fsid, UniqueFd(dup));
+        }
+    }
+    if (fs_marked_.count(fsid) == 0 && fs_refused_.count(fsid) == 0) {
+        if (auto r = mark_filesystem(dirfd, fsid, path); !r) return r;
+    }
+    const bool filesystem_mark = fs_marked_.count(fsid) != 0;
+    const std::string key = handle_key(&sf.f_fsid, fh->handle_type, fh->f_handle, fh->handle_bytes);
+    // Out of scope before (say, outside the tree until it was moved in): lift the ignore.
+    if (out_of_scope_.erase(key) != 0 && filesystem_mark)
+        (void)::fanotify_mark(fd_.get(), FAN_MARK_REMOVE | FAN_MARK_IGNORE, kIgnoreMask, dirfd, nullptr);
+    std::uint64_t mask = filesystem_mark ? 0 : kModifyMask;
+    if (access) mask |= kAccessMask | FAN_EVENT_ON_CHILD | FAN_ONDIR;
+    if (mask != 0 && ::fanotify_mark(fd_.get(), FAN_MARK_ADD, mask, dirfd, nullptr) < 0)
+        return Error::from_errno(errno, "fanotify_mark '" + escape_bytes(path) + "'");
+    learn_dir(key, path);
+    return {};
+}
+
+void FanotifySource::learn_dir(const std::string& key, const std::string& path) {
     // Count directories, not calls: a directory marked again (rescan, two rules) is one.
-    auto [it, inserted] =
-        dir_paths_.insert_or_assign(handle_key(&sf.f_fsid, fh->handle_type, fh->f_handle, fh->handle_bytes), path);
+    const auto [it, inserted] = dir_paths_.insert_or_assign(key, path);
     (void)it;
     if (inserted) ++marks_;
-    const std::string fsid(reinterpret_cast<const char*>(&sf.f_fsid), 8);
-    const std::scoped_lock lock(mount_mu_);
-    if (mount_fds_.count(fsid) == 0) {
-        const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-        if (dup >= 0) mount_fds_.emplace(fsid, UniqueFd(dup));
+}
+
+void FanotifySource::forget_tree(const std::string& path) {
+    for (auto it = dir_paths_.begin(); it != dir_paths_.end();) {
+        if (path_is_under(it->second, path)) {
+            it = dir_paths_.erase(it);
+            --marks_;
+        } else {
+            ++it;
+        }
     }
-    return {};
+}
+
+void FanotifySource::ignore_dir(int dirfd, const std::string& key) {
+    // Bounded: past the bound the set starts over and directories are resolved once more.
+    if (out_of_scope_.size() >= 100'000) out_of_scope_.clear();
+    out_of_scope_.insert(key);
+    // Evictable: the kernel may drop it under memory pressure (we then ignore in user
+    // space again). Renames stay visible: a directory moved into a tree must be seen.
+    if (fs_marked_.count(key.substr(0, 8)) != 0)
+        (void)::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_IGNORE_SURV | FAN_MARK_EVICTABLE, kIgnoreMask,
+                              dirfd, nullptr);
+}
+
+bool FanotifySource::sees_inside_new_dirs(const RawEvent& create) const {
+    return create.object.size() > 8 && fs_marked_.count(create.object.substr(0, 8)) != 0;
 }
 
 std::string FanotifySource::object_at(int dirfd, const char* name) const {
@@ -107,18 +172,27 @@ void FanotifySource::rename_dir(const std::string& from, const std::string& to) 
     }
 }
 
-std::string FanotifySource::path_of(const std::string& dir_key) const {
+std::string FanotifySource::path_of(const std::string& dir_key, bool any_scope) {
     const auto it = dir_paths_.find(dir_key);
     if (it != dir_paths_.end()) return it->second;
-    // A directory we did not mark (it moved in and out quickly): ask the kernel.
-    auto fd = open_object(dir_key, O_PATH | O_DIRECTORY);
+    if (out_of_scope_.count(dir_key) != 0 && !any_scope) return {};
+    // A directory we have not met: elsewhere on a marked filesystem, or one that moved in
+    // and out quickly. Ask the kernel where it is; gone means it was never in a tree
+    // (every directory in one is known), so there is nothing to name it by.
+    auto fd = open_object(dir_key, O_RDONLY | O_DIRECTORY);
     if (!fd) return {};
     std::string target(4096, '\0');
     const std::string link = "/proc/self/fd/" + std::to_string(fd->get());
     const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
-    if (n <= 0) return {};
+    if (n <= 0 || target[0] != '/') return {};
     target.resize(static_cast<std::size_t>(n));
-    return target;
+    if (!scope_) return target;
+    if (scope_(target)) {
+        learn_dir(dir_key, target);
+        return target;
+    }
+    if (out_of_scope_.count(dir_key) == 0) ignore_dir(fd->get(), dir_key);
+    return any_scope ? target : std::string();
 }
 
 Result<UniqueFd> FanotifySource::open_object(const std::string& object, int flags) const {
@@ -226,21 +300,40 @@ Result<void> FanotifySource::drain(EventSink& sink) {
                 e.object = object;
                 return e;
             };
-            auto full_path = [&](const std::string& key, const std::string& entry) {
-                std::string dir = path_of(key);
+            auto full_path = [&](const std::string& key, const std::string& entry, bool any_scope = false) {
+                std::string dir = path_of(key, any_scope);
                 if (dir.empty()) return dir;
                 if (entry.empty() || entry == ".") return dir;
                 return join_path(dir, entry);
             };
             const std::string path = dir_key.empty() ? std::string() : full_path(dir_key, name);
             const std::uint64_t m = md->mask;
+            const bool on_dir = (m & FAN_ONDIR) != 0;
             if ((m & FAN_RENAME) != 0) {
                 RawEvent e = make(Action::Rename);
                 e.old_path = full_path(old_dir_key, old_name);
-                e.path = full_path(new_dir_key, new_name);
+                // Where something went is worth knowing even outside the trees; the agent
+                // records it only when the old or the new name is watched.
+                e.path = full_path(new_dir_key, new_name, !e.old_path->empty());
+                if (on_dir && !object.empty()) {
+                    // The directory's handle follows it: in scope, under its new name;
+                    // moved out, it and everything below it are no longer ours.
+                    if (!e.path.empty() && (!scope_ || scope_(e.path))) {
+                        learn_dir(object, e.path);
+                    } else if (!e.old_path->empty()) {
+                        forget_tree(*e.old_path);
+                    }
+                }
                 if (!e.path.empty() || !e.old_path->empty()) sink.on_event(std::move(e));
             }
             if (path.empty()) continue;  // a directory we never knew: nothing to name it by
+            if (on_dir && !object.empty()) {
+                // A new directory is known before the next event, which may be inside it.
+                if ((m & FAN_CREATE) != 0 && fs_marked_.count(object.substr(0, 8)) != 0 &&
+                    (!scope_ || scope_(path)))
+                    learn_dir(object, path);
+                if ((m & FAN_DELETE) != 0 && dir_paths_.erase(object) != 0) --marks_;
+            }
             const std::pair<std::uint64_t, Action> order[] = {
                 {FAN_CREATE, Action::Create}, {FAN_OPEN, Action::Open},          {FAN_ACCESS, Action::Read},
                 {FAN_ATTRIB, Action::Attrib}, {FAN_CLOSE_WRITE, Action::Modify}, {FAN_DELETE, Action::Delete},

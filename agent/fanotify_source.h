@@ -1,8 +1,17 @@
 // The fanotify watcher: FAN_CLASS_NOTIF with FID + DFID/name (+ target FID, + pidfd where
-// the kernel has them), inode marks on every watched directory (and on the parents of
-// single-file rules) with FAN_EVENT_ON_CHILD. Directory handles map to paths, so each
-// event arrives with its full path; object handles let the hasher reopen exactly the
-// inode that was written (never a path that may meanwhile be a symlink).
+// the kernel has them). Directory handles map to paths, so each event arrives with its
+// full path; object handles let the hasher reopen exactly the inode that was written
+// (never a path that may meanwhile be a symlink).
+//
+// Marks: one filesystem mark (FAN_MARK_FILESYSTEM) per filesystem holding a watched tree,
+// for creates, deletes, renames, attribute changes and close-after-write. Unlike marks on
+// directories it covers a directory from the moment it exists, so `mkdir d; echo x > d/f`
+// loses nothing however fast it runs. Events in directories outside the policy are
+// dropped in user space, and the directory then gets an evictable ignore mark so the
+// kernel stops queueing them; renames are never ignored, so a tree moved in is seen.
+// Where the kernel refuses a filesystem mark (btrfs subvolumes, some FUSE), that
+// filesystem falls back to inode marks on every watched directory. Opens and reads
+// (`watch: access`) always use inode marks: filesystem-wide they would cost every process.
 //
 // Owns: the fanotify fd, one fd per filesystem for open_by_handle_at, the handle->path map.
 // Thread: everything here runs on the agent's main thread, except open_object (hashers),
@@ -16,6 +25,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "agent/raw_event.h"
 #include "agent/watch_source.h"
@@ -49,10 +59,19 @@ public:
 
     std::size_t marks() const override { return marks_; }
     std::string object_at(int dirfd, const char* name) const override;
+    bool sees_inside_new_dirs(const RawEvent& create) const override;
+    void set_scope(DirScope scope) override { scope_ = std::move(scope); }
 
 private:
     FanotifySource() = default;
-    std::string path_of(const std::string& dir_key) const;
+    // The path of a directory by handle: known, or resolved through the kernel and
+    // checked against the scope (an out-of-scope directory is remembered and ignored).
+    // `any_scope`: resolve even an out-of-scope directory (a rename's destination).
+    std::string path_of(const std::string& dir_key, bool any_scope = false);
+    void ignore_dir(int dirfd, const std::string& key);
+    void learn_dir(const std::string& key, const std::string& path);
+    void forget_tree(const std::string& path);
+    Result<void> mark_filesystem(int dirfd, const std::string& fsid, const std::string& path);
 
     UniqueFd fd_;
     bool pidfd_ = false;
@@ -60,6 +79,10 @@ private:
     pid_t self_ = 0;
     std::size_t marks_ = 0;
     std::unordered_map<std::string, std::string> dir_paths_;  // handle key -> path
+    std::unordered_set<std::string> out_of_scope_;            // handle keys of ignored directories
+    std::unordered_set<std::string> fs_marked_;               // fsids with a filesystem mark
+    std::unordered_set<std::string> fs_refused_;              // fsids on inode marks instead
+    DirScope scope_;
     mutable std::mutex mount_mu_;
     std::unordered_map<std::string, UniqueFd> mount_fds_;  // fsid (8 bytes) -> fd on that filesystem
 };

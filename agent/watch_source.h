@@ -2,6 +2,7 @@
 // agent's main thread, except open_for_hash, which the hasher calls.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,13 @@ public:
     // What open_for_hash needs, besides the path, to reopen `name` in `dirfd` later:
     // fanotify its file handle, inotify nothing (it reopens by path).
     virtual std::string object_at(int dirfd, const char* name) const = 0;
+    // Whether events inside a directory created after the marks reach us from its first
+    // moment (a filesystem-wide mark), so the agent need not scan it for what it missed.
+    virtual bool sees_inside_new_dirs(const RawEvent& /*create*/) const { return false; }
+    // Decides, for a directory the watcher has not met (a filesystem-wide mark reports the
+    // whole filesystem), whether events in it can matter to the policy.
+    using DirScope = std::function<bool(const std::string& dir_path)>;
+    virtual void set_scope(DirScope /*scope*/) {}
 };
 
 }  // namespace vigil::agent

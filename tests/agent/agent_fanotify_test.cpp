@@ -104,6 +104,36 @@ TEST_CASE("fanotify: mkdir then a file inside at once, excluded subtrees stay si
     vigil::test::write_file(d + "/inner", "written immediately\n");
     vigil::test::write_file(agent.root + "/cache/ignored", "x");
     const auto rows = agent.stop();
+    // The filesystem mark covers a directory from its first instant: every step is the
+    // kernel's own event, with its actor, none rebuilt by a scan.
+    for (const std::string& p : {agent.root + "/fresh", d, d + "/inner"}) {
+        const auto created = find(rows, "create", p);
+        REQUIRE(created.size() == 1);
+        CHECK(created[0].at("source") == "fanotify");
+        CHECK(created[0].at("pid").has_value());
+    }
+    const auto written = find(rows, "modify", d + "/inner");
+    REQUIRE(written.size() == 1);
+    CHECK(written[0].at("source") == "fanotify");
+    CHECK(written[0].at("pid") == std::to_string(::getpid()));
+    const auto digest = vigil::sha256_bytes("written immediately\n").value();
+    CHECK(written[0].at("sha256_after") == std::string(vigil::digest_bytes(digest)));
+    for (const auto& r : rows) {
+        if (!r.at("path")) continue;  // agent_start, agent_stop
+        CHECK(r.at("path")->find("/cache/") == std::string::npos);
+        CHECK(r.at("source") != "scan");
+    }
+}
+
+TEST_CASE("fanotify on inode marks: a new directory's early writes are found by its scan", "[kernel][agent]") {
+    // What a filesystem that refuses filesystem marks gets (btrfs subvolumes, some FUSE).
+    REQUIRE(::setenv("VIGIL_FANOTIFY_INODE_MARKS", "1", 1) == 0);
+    Agent agent("fanotify");
+    REQUIRE(::unsetenv("VIGIL_FANOTIFY_INODE_MARKS") == 0);
+    const std::string d = agent.root + "/fresh/deeper";
+    vigil::test::make_dirs(d);
+    vigil::test::write_file(d + "/inner", "written immediately\n");
+    const auto rows = agent.stop();
     CHECK(find(rows, "create", agent.root + "/fresh").size() == 1);
     CHECK_FALSE(find(rows, "create", d + "/inner").empty());
     // Its content is known whether the kernel reported the write or the new directory's
@@ -112,8 +142,44 @@ TEST_CASE("fanotify: mkdir then a file inside at once, excluded subtrees stay si
     REQUIRE_FALSE(written.empty());
     const auto digest = vigil::sha256_bytes("written immediately\n").value();
     CHECK(written.back().at("sha256_after") == std::string(vigil::digest_bytes(digest)));
+}
+
+TEST_CASE("fanotify: directories moved into the tree are watched, moved out are not", "[kernel][agent]") {
+    Agent agent("fanotify");
+    const std::string outside = agent.dir / "outside";
+    vigil::test::make_dirs(outside + "/sub");
+    vigil::test::write_file(outside + "/sub/before", "noise\n");  // an event the agent learns to ignore
+    vigil::test::write_file(agent.root + "/existing", "v2\n");
+    REQUIRE(agent.wait_for("modify", agent.root + "/existing"));
+
+    const std::string moved_in = agent.root + "/arrived";
+    REQUIRE(::rename(outside.c_str(), moved_in.c_str()) == 0);
+    REQUIRE(agent.wait_for("rename", moved_in));
+    vigil::test::write_file(moved_in + "/sub/after", "inside now\n");
+    REQUIRE(agent.wait_for("modify", moved_in + "/sub/after"));
+
+    const std::string gone = agent.dir / "gone";
+    REQUIRE(::rename(moved_in.c_str(), gone.c_str()) == 0);
+    REQUIRE(agent.wait_until([&](const Row& r) { return r.at("action") == "rename" && r.at("old_path") == moved_in; }));
+    vigil::test::write_file(gone + "/sub/later", "outside again\n");
+    vigil::test::write_file(agent.root + "/existing", "v3\n");  // a marker after the write outside
+    const auto digest3 = vigil::sha256_bytes("v3\n").value();
+    REQUIRE(agent.wait_until([&](const Row& r) {
+        return r.at("action") == "modify" && r.at("sha256_after") == std::string(vigil::digest_bytes(digest3));
+    }));
+    const auto rows = agent.stop();
+
+    CHECK(find(rows, "create", moved_in + "/sub/before").size() == 1);  // found by the scan
+    const auto after = find(rows, "modify", moved_in + "/sub/after");
+    REQUIRE(after.size() == 1);
+    CHECK(after[0].at("source") == "fanotify");
+    const auto moved_out = find(rows, "rename", gone);  // recorded with where it went
+    REQUIRE(moved_out.size() == 1);
+    CHECK(moved_out[0].at("old_path") == moved_in);
     for (const auto& r : rows) {
-        if (r.at("path")) CHECK(r.at("path")->find("/cache/") == std::string::npos);
+        const std::string p = r.at("path").value_or("");
+        CHECK(p.find("/outside") == std::string::npos);
+        CHECK(p.find("/later") == std::string::npos);
     }
 }
 
