@@ -137,12 +137,17 @@ Result<void> Agent::open_database() {
     return {};
 }
 
-bool Agent::dir_in_scope(const std::string& dir) const {
-    if (root_parents_.count(dir) != 0) return true;  // a root's own create, delete, rename
+DirWatch Agent::dir_scope(const std::string& dir) const {
     const auto rule = matcher_->rule_for(dir);
-    if (!rule) return false;
-    const Rule& r = policy_->rules[*rule];
-    return r.watch != WatchMode::None && (r.recursive || watched_roots_.count(dir) != 0);
+    DirWatch own = DirWatch::None;
+    if (rule) {
+        const Rule& r = policy_->rules[*rule];
+        if (r.watch != WatchMode::None && (r.recursive || watched_roots_.count(dir) != 0))
+            own = r.watch == WatchMode::Access ? DirWatch::Access : DirWatch::Modify;
+    }
+    // A root's parent: the root's own create, delete and rename happen there.
+    if (own == DirWatch::None && root_parents_.count(dir) != 0) return DirWatch::Modify;
+    return own;
 }
 
 Result<void> Agent::place_marks(WatchSource& source, const Policy& policy) {
@@ -155,7 +160,7 @@ Result<void> Agent::place_marks(WatchSource& source, const Policy& policy) {
             root_parents_.insert(dir_of(root));
         }
     }
-    source.set_scope([this](const std::string& dir) { return dir_in_scope(dir); });
+    source.set_scope([this](const std::string& dir) { return dir_scope(dir); });
     for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
         const Rule& rule = policy.rules[i];
         if (rule.watch == WatchMode::None) continue;

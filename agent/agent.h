@@ -59,7 +59,7 @@ private:
     Result<void> open_database();
     Result<std::unique_ptr<WatchSource>> make_source() const;
     Result<void> place_marks(WatchSource& source, const Policy& policy);
-    bool dir_in_scope(const std::string& dir) const;  // can events in `dir` matter to the policy?
+    DirWatch dir_scope(const std::string& dir) const;  // which events in `dir` matter to the policy
     void mark_tree(WatchSource& source, const std::string& root, std::uint32_t rule, std::int64_t report_before_ns);
     void enqueue(Event event);
     void hash_loop();

@@ -72,20 +72,27 @@ Result<std::unique_ptr<FanotifySource>> FanotifySource::create() {
     return Error::from_errno(last_errno, "fanotify_init (needs root and Linux >= 5.9 with FID reporting)");
 }
 
-Result<void> FanotifySource::mark_filesystem(int dirfd, const std::string& fsid, const std::string& path) {
-    if (std::getenv("VIGIL_FANOTIFY_INODE_MARKS") == nullptr &&
+void FanotifySource::mark_filesystem(int dirfd, const std::string& fsid, const std::string& path) {
+    const bool forced_inode_marks = std::getenv("VIGIL_FANOTIFY_INODE_MARKS") != nullptr;
+    if (!forced_inode_marks &&
         ::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_FILESYSTEM, kFilesystemMask, dirfd, nullptr) == 0) {
         fs_marked_.insert(fsid);
-        return {};
+        return;
     }
-    const int err = std::getenv("VIGIL_FANOTIFY_INODE_MARKS") != nullptr ? 0 : errno;
+    const int err = errno;
     fs_refused_.insert(fsid);
-    if (err != 0)
+    if (!forced_inode_marks)
         log_warning("fanotify: no filesystem mark for the filesystem of '" + escape_bytes(path) + "' (" +
                     errno_text(err) +
                     "): marking each directory instead; what is written in a directory in the instant "
                     "after its creation is then found by a scan, without its actor");
-    return {};
+}
+
+bool FanotifySource::mark_filesystem_accesses(int dirfd, const std::string& fsid) {
+    if (fs_access_.count(fsid) != 0) return true;
+    if (::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_FILESYSTEM, kAccessMask, dirfd, nullptr) < 0) return false;
+    fs_access_.insert(fsid);
+    return true;
 }
 
 Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool access) {
@@ -106,33 +113,44 @@ Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool 
             mount_fds_.emplace(fsid, UniqueFd(dup));
         }
     }
-    if (fs_marked_.count(fsid) == 0 && fs_refused_.count(fsid) == 0) {
-        if (auto r = mark_filesystem(dirfd, fsid, path); !r) return r;
-    }
+    if (fs_marked_.count(fsid) == 0 && fs_refused_.count(fsid) == 0) mark_filesystem(dirfd, fsid, path);
     const bool filesystem_mark = fs_marked_.count(fsid) != 0;
     const std::string key = handle_key(&sf.f_fsid, fh->handle_type, fh->f_handle, fh->handle_bytes);
-    // Out of scope before (say, outside the tree until it was moved in): lift the ignore.
-    if (out_of_scope_.erase(key) != 0 && filesystem_mark)
-        (void)::fanotify_mark(fd_.get(), FAN_MARK_REMOVE | FAN_MARK_IGNORE, kIgnoreMask, dirfd, nullptr);
+    const DirWatch watch = scope_of(path);
+    // Ignored before (say, outside the tree until it was moved in): lift the ignore.
+    const auto known = dirs_.find(key);
+    const bool accesses_ignored = known != dirs_.end() && known->second.accesses_ignored;
+    if ((out_of_scope_.erase(key) != 0 || (access && accesses_ignored)) && filesystem_mark)
+        (void)::fanotify_mark(fd_.get(), FAN_MARK_REMOVE | FAN_MARK_IGNORE, kIgnoreMask | kAccessMask, dirfd,
+                              nullptr);
     std::uint64_t mask = filesystem_mark ? 0 : kModifyMask;
-    if (access) mask |= kAccessMask | FAN_EVENT_ON_CHILD | FAN_ONDIR;
+    // Directory trees watched for access get opens and reads from the filesystem mark, so
+    // a new directory's first reads are seen; anything else from its own inode mark.
+    const bool inode_access =
+        access && !(filesystem_mark && watch == DirWatch::Access && mark_filesystem_accesses(dirfd, fsid));
+    if (inode_access) mask |= kAccessMask | FAN_EVENT_ON_CHILD | FAN_ONDIR;
     if (mask != 0 && ::fanotify_mark(fd_.get(), FAN_MARK_ADD, mask, dirfd, nullptr) < 0)
         return Error::from_errno(errno, "fanotify_mark '" + escape_bytes(path) + "'");
-    learn_dir(key, path);
+    KnownDir& dir = learn_dir(key, path, watch == DirWatch::None ? DirWatch::Modify : watch);
+    if (inode_access) dir.inode_access = true;
+    if (access) dir.accesses_ignored = false;
     return {};
 }
 
-void FanotifySource::learn_dir(const std::string& key, const std::string& path) {
+FanotifySource::KnownDir& FanotifySource::learn_dir(const std::string& key, const std::string& path,
+                                                    DirWatch watch) {
     // Count directories, not calls: a directory marked again (rescan, two rules) is one.
-    const auto [it, inserted] = dir_paths_.insert_or_assign(key, path);
-    (void)it;
+    auto [it, inserted] = dirs_.try_emplace(key);
     if (inserted) ++marks_;
+    it->second.path = path;
+    it->second.watch = watch;
+    return it->second;
 }
 
 void FanotifySource::forget_tree(const std::string& path) {
-    for (auto it = dir_paths_.begin(); it != dir_paths_.end();) {
-        if (path_is_under(it->second, path)) {
-            it = dir_paths_.erase(it);
+    for (auto it = dirs_.begin(); it != dirs_.end();) {
+        if (path_is_under(it->second.path, path)) {
+            it = dirs_.erase(it);
             --marks_;
         } else {
             ++it;
@@ -146,9 +164,23 @@ void FanotifySource::ignore_dir(int dirfd, const std::string& key) {
     out_of_scope_.insert(key);
     // Evictable: the kernel may drop it under memory pressure (we then ignore in user
     // space again). Renames stay visible: a directory moved into a tree must be seen.
-    if (fs_marked_.count(key.substr(0, 8)) != 0)
-        (void)::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_IGNORE_SURV | FAN_MARK_EVICTABLE, kIgnoreMask,
-                              dirfd, nullptr);
+    const std::string fsid = key.substr(0, 8);
+    if (fs_marked_.count(fsid) == 0) return;
+    const std::uint64_t mask = kIgnoreMask | (fs_access_.count(fsid) != 0 ? kAccessMask : 0);
+    (void)::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_IGNORE_SURV | FAN_MARK_EVICTABLE, mask, dirfd, nullptr);
+}
+
+void FanotifySource::ignore_accesses(const std::string& key) {
+    const auto it = dirs_.find(key);
+    if (it == dirs_.end()) return;
+    KnownDir& dir = it->second;
+    if (dir.watch == DirWatch::Access || dir.inode_access || dir.accesses_ignored) return;
+    if (fs_access_.count(key.substr(0, 8)) == 0) return;
+    dir.accesses_ignored = true;  // tried once; the agent filters whatever still arrives
+    auto fd = open_object(key, O_RDONLY | O_DIRECTORY);
+    if (!fd) return;
+    (void)::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_IGNORE_SURV | FAN_MARK_EVICTABLE,
+                          kAccessMask | FAN_EVENT_ON_CHILD | FAN_ONDIR, fd->get(), nullptr);
 }
 
 bool FanotifySource::sees_inside_new_dirs(const RawEvent& create) const {
@@ -167,14 +199,14 @@ std::string FanotifySource::object_at(int dirfd, const char* name) const {
 }
 
 void FanotifySource::rename_dir(const std::string& from, const std::string& to) {
-    for (auto& [key, path] : dir_paths_) {
-        if (path_is_under(path, from)) path.replace(0, from.size(), to);
+    for (auto& [key, dir] : dirs_) {
+        if (path_is_under(dir.path, from)) dir.path.replace(0, from.size(), to);
     }
 }
 
 std::string FanotifySource::path_of(const std::string& dir_key, bool any_scope) {
-    const auto it = dir_paths_.find(dir_key);
-    if (it != dir_paths_.end()) return it->second;
+    const auto it = dirs_.find(dir_key);
+    if (it != dirs_.end()) return it->second.path;
     if (out_of_scope_.count(dir_key) != 0 && !any_scope) return {};
     // A directory we have not met: elsewhere on a marked filesystem, or one that moved in
     // and out quickly. Ask the kernel where it is; gone means it was never in a tree
@@ -186,9 +218,9 @@ std::string FanotifySource::path_of(const std::string& dir_key, bool any_scope) 
     const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
     if (n <= 0 || target[0] != '/') return {};
     target.resize(static_cast<std::size_t>(n));
-    if (!scope_) return target;
-    if (scope_(target)) {
-        learn_dir(dir_key, target);
+    const DirWatch watch = scope_of(target);
+    if (watch != DirWatch::None) {
+        learn_dir(dir_key, target, watch);
         return target;
     }
     if (out_of_scope_.count(dir_key) == 0) ignore_dir(fd->get(), dir_key);
@@ -318,8 +350,9 @@ Result<void> FanotifySource::drain(EventSink& sink) {
                 if (on_dir && !object.empty()) {
                     // The directory's handle follows it: in scope, under its new name;
                     // moved out, it and everything below it are no longer ours.
-                    if (!e.path.empty() && (!scope_ || scope_(e.path))) {
-                        learn_dir(object, e.path);
+                    const DirWatch watch = e.path.empty() ? DirWatch::None : scope_of(e.path);
+                    if (watch != DirWatch::None) {
+                        learn_dir(object, e.path, watch);
                     } else if (!e.old_path->empty()) {
                         forget_tree(*e.old_path);
                     }
@@ -329,11 +362,13 @@ Result<void> FanotifySource::drain(EventSink& sink) {
             if (path.empty()) continue;  // a directory we never knew: nothing to name it by
             if (on_dir && !object.empty()) {
                 // A new directory is known before the next event, which may be inside it.
-                if ((m & FAN_CREATE) != 0 && fs_marked_.count(object.substr(0, 8)) != 0 &&
-                    (!scope_ || scope_(path)))
-                    learn_dir(object, path);
-                if ((m & FAN_DELETE) != 0 && dir_paths_.erase(object) != 0) --marks_;
+                if ((m & FAN_CREATE) != 0 && fs_marked_.count(object.substr(0, 8)) != 0) {
+                    const DirWatch watch = scope_of(path);
+                    if (watch != DirWatch::None) learn_dir(object, path, watch);
+                }
+                if ((m & FAN_DELETE) != 0 && dirs_.erase(object) != 0) --marks_;
             }
+            if ((m & kAccessMask) != 0) ignore_accesses(dir_key);
             const std::pair<std::uint64_t, Action> order[] = {
                 {FAN_CREATE, Action::Create}, {FAN_OPEN, Action::Open},          {FAN_ACCESS, Action::Read},
                 {FAN_ATTRIB, Action::Attrib}, {FAN_CLOSE_WRITE, Action::Modify}, {FAN_DELETE, Action::Delete},

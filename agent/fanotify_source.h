@@ -10,8 +10,11 @@
 // dropped in user space, and the directory then gets an evictable ignore mark so the
 // kernel stops queueing them; renames are never ignored, so a tree moved in is seen.
 // Where the kernel refuses a filesystem mark (btrfs subvolumes, some FUSE), that
-// filesystem falls back to inode marks on every watched directory. Opens and reads
-// (`watch: access`) always use inode marks: filesystem-wide they would cost every process.
+// filesystem falls back to inode marks on every watched directory. Opens and reads join
+// the filesystem mark only for `watch: access` directory trees (whose new directories
+// must be seen at once too); directories that want changes only then get an ignore mark
+// for them at their first. A single file watched for access (/etc/shadow) needs no more
+// than an inode mark on its directory, so reads elsewhere never reach us for it.
 //
 // Owns: the fanotify fd, one fd per filesystem for open_by_handle_at, the handle->path map.
 // Thread: everything here runs on the agent's main thread, except open_object (hashers),
@@ -68,20 +71,33 @@ private:
     // checked against the scope (an out-of-scope directory is remembered and ignored).
     // `any_scope`: resolve even an out-of-scope directory (a rename's destination).
     std::string path_of(const std::string& dir_key, bool any_scope = false);
+    DirWatch scope_of(const std::string& path) const { return scope_ ? scope_(path) : DirWatch::Modify; }
     void ignore_dir(int dirfd, const std::string& key);
-    void learn_dir(const std::string& key, const std::string& path);
+    // Opens and reads reach us filesystem-wide: a directory that only wants changes
+    // stops sending them after its first one.
+    void ignore_accesses(const std::string& key);
+    struct KnownDir;
+    KnownDir& learn_dir(const std::string& key, const std::string& path, DirWatch watch);
     void forget_tree(const std::string& path);
-    Result<void> mark_filesystem(int dirfd, const std::string& fsid, const std::string& path);
+    void mark_filesystem(int dirfd, const std::string& fsid, const std::string& path);
+    bool mark_filesystem_accesses(int dirfd, const std::string& fsid);
 
     UniqueFd fd_;
     bool pidfd_ = false;
     bool target_fid_ = false;
     pid_t self_ = 0;
     std::size_t marks_ = 0;
-    std::unordered_map<std::string, std::string> dir_paths_;  // handle key -> path
-    std::unordered_set<std::string> out_of_scope_;            // handle keys of ignored directories
-    std::unordered_set<std::string> fs_marked_;               // fsids with a filesystem mark
-    std::unordered_set<std::string> fs_refused_;              // fsids on inode marks instead
+    struct KnownDir {
+        std::string path;
+        DirWatch watch = DirWatch::Modify;
+        bool inode_access = false;     // an inode mark for opens and reads (never ignore them)
+        bool accesses_ignored = false;  // an ignore mark for opens and reads
+    };
+    std::unordered_map<std::string, KnownDir> dirs_;  // handle key -> directory in scope
+    std::unordered_set<std::string> out_of_scope_;    // handle keys of ignored directories
+    std::unordered_set<std::string> fs_marked_;       // fsids with a filesystem mark
+    std::unordered_set<std::string> fs_access_;       // ... that includes opens and reads
+    std::unordered_set<std::string> fs_refused_;      // fsids on inode marks instead
     DirScope scope_;
     mutable std::mutex mount_mu_;
     std::unordered_map<std::string, UniqueFd> mount_fds_;  // fsid (8 bytes) -> fd on that filesystem

@@ -12,6 +12,10 @@
 
 namespace vigil::agent {
 
+// What a directory's events are wanted for: none (outside every tree, or excluded),
+// changes only, or changes and accesses (a `watch: access` tree).
+enum class DirWatch { None, Modify, Access };
+
 class WatchSource {
 public:
     virtual ~WatchSource() = default;
@@ -36,8 +40,8 @@ public:
     // moment (a filesystem-wide mark), so the agent need not scan it for what it missed.
     virtual bool sees_inside_new_dirs(const RawEvent& /*create*/) const { return false; }
     // Decides, for a directory the watcher has not met (a filesystem-wide mark reports the
-    // whole filesystem), whether events in it can matter to the policy.
-    using DirScope = std::function<bool(const std::string& dir_path)>;
+    // whole filesystem), which events in it can matter to the policy.
+    using DirScope = std::function<DirWatch(const std::string& dir_path)>;
     virtual void set_scope(DirScope /*scope*/) {}
 };
 

@@ -125,6 +125,26 @@ TEST_CASE("fanotify: mkdir then a file inside at once, excluded subtrees stay si
     }
 }
 
+TEST_CASE("fanotify: a new directory in an access-watched tree has its first reads recorded", "[kernel][agent]") {
+    Agent agent("fanotify");
+    const std::string d = agent.root + "/secret/new/deeper";
+    vigil::test::make_dirs(d);
+    vigil::test::write_file(d + "/export.csv", "id\n");
+    CHECK(vigil::test::read_file(d + "/export.csv") == "id\n");
+    vigil::test::make_dirs(agent.root + "/plain/new");
+    vigil::test::write_file(agent.root + "/plain/new/f", "x");
+    CHECK(vigil::test::read_file(agent.root + "/plain/new/f") == "x");
+    const auto rows = agent.stop();
+    const auto opens = find(rows, "open", d + "/export.csv");
+    REQUIRE_FALSE(opens.empty());  // to write it, then to read it (the kernel may merge the two)
+    for (const auto& o : opens) CHECK(o.at("pid") == std::to_string(::getpid()));
+    CHECK(find(rows, "read", d + "/export.csv").size() == 1);
+    // The modify-only tree beside it: its change is recorded, its opens and reads are not.
+    CHECK(find(rows, "modify", agent.root + "/plain/new/f").size() == 1);
+    CHECK(find(rows, "open", agent.root + "/plain/new/f").empty());
+    CHECK(find(rows, "read", agent.root + "/plain/new/f").empty());
+}
+
 TEST_CASE("fanotify on inode marks: a new directory's early writes are found by its scan", "[kernel][agent]") {
     // What a filesystem that refuses filesystem marks gets (btrfs subvolumes, some FUSE).
     REQUIRE(::setenv("VIGIL_FANOTIFY_INODE_MARKS", "1", 1) == 0);
