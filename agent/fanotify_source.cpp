@@ -231,8 +231,9 @@ Result<UniqueFd> FanotifySource::open_object(const std::string& object, int flag
     if (object.size() < 8 + sizeof(int)) return Error::msg("no object handle in the event");
     const std::string fsid = object.substr(0, 8);
     const std::size_t bytes = object.size() - 8 - sizeof(int);
-    std::vector<char> buf(sizeof(file_handle) + bytes);
-    auto* fh = reinterpret_cast<file_handle*>(buf.data());
+    if (bytes > MAX_HANDLE_SZ) return Error::msg("object handle too long");
+    alignas(file_handle) char buf[sizeof(file_handle) + MAX_HANDLE_SZ];
+    auto* fh = reinterpret_cast<file_handle*>(buf);
     fh->handle_bytes = static_cast<unsigned>(bytes);
     std::memcpy(&fh->handle_type, object.data() + 8, sizeof(int));
     std::memcpy(fh->f_handle, object.data() + 8 + sizeof(int), bytes);
@@ -328,7 +329,7 @@ Result<void> FanotifySource::drain(EventSink& sink) {
                 e.source = Source::Fanotify;
                 e.is_dir = (md->mask & FAN_ONDIR) != 0;
                 e.pid = md->pid;
-                if (pidfd) e.pidfd.reset(::fcntl(pidfd.get(), F_DUPFD_CLOEXEC, 3));
+                e.pidfd = pidfd.get();
                 e.object = object;
                 return e;
             };

@@ -8,7 +8,6 @@
 #include <string>
 
 #include "common/event.h"
-#include "common/unique_fd.h"
 
 namespace vigil::agent {
 
@@ -21,7 +20,9 @@ struct RawEvent {
     std::optional<std::string> old_path;  // rename
     bool is_dir = false;
     pid_t pid = 0;       // 0: unknown (inotify)
-    UniqueFd pidfd;      // the kernel's pidfd for `pid`, when it gave one
+    // The kernel's pidfd for `pid`, when it gave one. Borrowed: the watcher owns it and
+    // closes it once on_event returns, so it never rides along in a queue.
+    int pidfd = -1;
     std::string object;  // fanotify: opaque handle of the object (see FanotifySource::open_object)
 };
 

@@ -157,6 +157,13 @@ Result<std::vector<FileRecord>> load_baseline(db::Database& db) {
     return out;
 }
 
+namespace {
+// The insert's parameters; EventAppender::append binds them in this order.
+constexpr std::array<const char*, EventAppender::kColumns> kEventParameters = {
+    ":t",     ":a",    ":s",   ":path", ":old",  ":uid",   ":euid",  ":gid",   ":auid",   ":user",  ":login",
+    ":pid",   ":ppid", ":exe", ":comm", ":cmd",  ":label", ":sev",   ":before", ":after", ":unexp", ":detail"};
+}  // namespace
+
 Result<EventAppender> EventAppender::prepare(db::Database& db) {
     auto st = db.prepare(
         "INSERT INTO events (time_ns, action, source, path, old_path, uid, euid, gid, auid, user, login_user, pid, "
@@ -164,7 +171,13 @@ Result<EventAppender> EventAppender::prepare(db::Database& db) {
         ":s, :path, :old, :uid, :euid, :gid, :auid, :user, :login, :pid, :ppid, :exe, :comm, :cmd, :label, :sev, "
         ":before, :after, :unexp, :detail)");
     if (!st) return st.error();
-    return EventAppender(&db, std::move(st.value()));
+    std::array<int, kColumns> index{};
+    for (std::size_t i = 0; i < kColumns; ++i) {
+        auto idx = st->parameter_index(kEventParameters[i]);
+        if (!idx) return idx.error();
+        index[i] = idx.value();
+    }
+    return EventAppender(&db, std::move(st.value()), index);
 }
 
 Result<std::int64_t> append_event(db::Database& db, const Event& e) {
@@ -174,30 +187,41 @@ Result<std::int64_t> append_event(db::Database& db, const Event& e) {
 }
 
 Result<std::int64_t> EventAppender::append(const Event& e) {
-    db::Stmt* st = &stmt_;
-    VIGIL_TRY(st->bind_int(":t", e.time_ns));
-    VIGIL_TRY(st->bind_text(":a", action_name(e.action)));
-    VIGIL_TRY(st->bind_text(":s", source_name(e.source)));
-    VIGIL_TRY(st->bind_opt_blob(":path", e.path));
-    VIGIL_TRY(st->bind_opt_blob(":old", e.old_path));
-    VIGIL_TRY(st->bind_opt_int(":uid", e.actor.uid));
-    VIGIL_TRY(st->bind_opt_int(":euid", e.actor.euid));
-    VIGIL_TRY(st->bind_opt_int(":gid", e.actor.gid));
-    VIGIL_TRY(st->bind_opt_int(":auid", e.actor.auid));
-    VIGIL_TRY(st->bind_opt_text(":user", e.actor.user));
-    VIGIL_TRY(st->bind_opt_text(":login", e.actor.login_user));
-    VIGIL_TRY(st->bind_opt_int(":pid", e.actor.pid));
-    VIGIL_TRY(st->bind_opt_int(":ppid", e.actor.ppid));
-    VIGIL_TRY(st->bind_opt_blob(":exe", e.actor.exe));
-    VIGIL_TRY(st->bind_opt_blob(":comm", e.actor.comm));
-    VIGIL_TRY(st->bind_opt_blob(":cmd", e.actor.cmdline));
-    VIGIL_TRY(st->bind_opt_text(":label", e.label));
-    VIGIL_TRY(st->bind_opt_text(":sev", e.severity));
-    VIGIL_TRY(st->bind_opt_blob(":before", e.sha256_before));
-    VIGIL_TRY(st->bind_opt_blob(":after", e.sha256_after));
-    VIGIL_TRY(st->bind_int(":unexp", e.unexpected ? 1 : 0));
-    VIGIL_TRY(st->bind_opt_text(":detail", e.detail));
-    VIGIL_TRY(st->run());
+    // By position and without copies: this runs once per recorded event, and the event
+    // outlives the statement's step.
+    db::Stmt& st = stmt_;
+    std::size_t i = 0;
+    auto next = [&] { return index_[i++]; };
+    auto opt_int = [&](const auto& v) { return v ? st.bind_int_at(next(), *v) : st.bind_null_at(next()); };
+    auto opt_text = [&](const std::optional<std::string>& v) {
+        return v ? st.bind_text_at_nocopy(next(), *v) : st.bind_null_at(next());
+    };
+    auto opt_blob = [&](const std::optional<std::string>& v) {
+        return v ? st.bind_blob_at_nocopy(next(), *v) : st.bind_null_at(next());
+    };
+    VIGIL_TRY(st.bind_int_at(next(), e.time_ns));
+    VIGIL_TRY(st.bind_text_at_nocopy(next(), action_name(e.action)));
+    VIGIL_TRY(st.bind_text_at_nocopy(next(), source_name(e.source)));
+    VIGIL_TRY(opt_blob(e.path));
+    VIGIL_TRY(opt_blob(e.old_path));
+    VIGIL_TRY(opt_int(e.actor.uid));
+    VIGIL_TRY(opt_int(e.actor.euid));
+    VIGIL_TRY(opt_int(e.actor.gid));
+    VIGIL_TRY(opt_int(e.actor.auid));
+    VIGIL_TRY(opt_text(e.actor.user));
+    VIGIL_TRY(opt_text(e.actor.login_user));
+    VIGIL_TRY(opt_int(e.actor.pid));
+    VIGIL_TRY(opt_int(e.actor.ppid));
+    VIGIL_TRY(opt_blob(e.actor.exe));
+    VIGIL_TRY(opt_blob(e.actor.comm));
+    VIGIL_TRY(opt_blob(e.actor.cmdline));
+    VIGIL_TRY(opt_text(e.label));
+    VIGIL_TRY(opt_text(e.severity));
+    VIGIL_TRY(opt_blob(e.sha256_before));
+    VIGIL_TRY(opt_blob(e.sha256_after));
+    VIGIL_TRY(st.bind_int_at(next(), e.unexpected ? 1 : 0));
+    VIGIL_TRY(opt_text(e.detail));
+    VIGIL_TRY(st.run());
     return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_->handle()));
 }
 

@@ -3,6 +3,7 @@
 // baseline_update event in one, so either both are there or neither is.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -49,10 +50,14 @@ public:
     static Result<EventAppender> prepare(db::Database& db);
     Result<std::int64_t> append(const Event& e);
 
+    static constexpr std::size_t kColumns = 22;
+
 private:
-    EventAppender(db::Database* db, db::Stmt stmt) : db_(db), stmt_(std::move(stmt)) {}
+    EventAppender(db::Database* db, db::Stmt stmt, std::array<int, kColumns> index)
+        : db_(db), stmt_(std::move(stmt)), index_(index) {}
     db::Database* db_;
     db::Stmt stmt_;
+    std::array<int, kColumns> index_;  // parameter positions, in the order of kEventParameters
 };
 
 std::optional<std::string> host_name();

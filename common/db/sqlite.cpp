@@ -76,6 +76,26 @@ Result<void> Stmt::bind_int(const char* name, std::int64_t v){
 Result<void> Stmt::bind_null(const char* name){VIGIL_BIND(sqlite3_bind_null(stmt_.get(), idx.value()))}
 #undef VIGIL_BIND
 
+namespace {
+Result<void> bind_result(int rc, int idx) {
+    if (rc == SQLITE_OK) return {};
+    return Error::msg("SQLite bind of parameter " + std::to_string(idx) + ": " + sqlite3_errstr(rc));
+}
+}  // namespace
+
+Result<void> Stmt::bind_int_at(int idx, std::int64_t v) {
+    return bind_result(sqlite3_bind_int64(stmt_.get(), idx, v), idx);
+}
+Result<void> Stmt::bind_null_at(int idx) { return bind_result(sqlite3_bind_null(stmt_.get(), idx), idx); }
+Result<void> Stmt::bind_text_at_nocopy(int idx, std::string_view v) {
+    return bind_result(sqlite3_bind_text64(stmt_.get(), idx, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8), idx);
+}
+Result<void> Stmt::bind_blob_at_nocopy(int idx, std::string_view v) {
+    static constexpr char kEmpty = 0;  // an empty blob stays a blob: a null pointer would bind NULL
+    return bind_result(
+        sqlite3_bind_blob64(stmt_.get(), idx, v.empty() ? &kEmpty : v.data(), v.size(), SQLITE_STATIC), idx);
+}
+
 Result<void> Stmt::bind_opt_int(const char* name, const std::optional<std::int64_t>& v) {
     return v ? bind_int(name, *v) : bind_null(name);
 }
@@ -128,6 +148,17 @@ std::optional<std::int64_t> Stmt::col_opt_int(int col) const {
 std::optional<std::string> Stmt::col_opt_blob(int col) const {
     if (is_null(col)) return std::nullopt;
     return col_blob(col);
+}
+
+std::string_view Stmt::col_view(int col) const {
+    const void* p = sqlite3_column_blob(stmt_.get(), col);
+    const int n = sqlite3_column_bytes(stmt_.get(), col);
+    if (p == nullptr || n <= 0) return {};
+    return {static_cast<const char*>(p), static_cast<std::size_t>(n)};
+}
+std::optional<std::string_view> Stmt::col_opt_view(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return col_view(col);
 }
 
 Error Database::error(int rc, std::string_view what) const {

@@ -38,6 +38,14 @@ public:
     Result<void> bind_opt_text(const char* name, const std::optional<std::string>& v);
     Result<void> bind_opt_blob(const char* name, const std::optional<std::string>& v);
 
+    // Hot loops (the agent's writer) look positions up once and bind without copying:
+    // the bytes must stay valid until the next step(), run() or reset().
+    Result<int> parameter_index(const char* name) const { return index_of(name); }
+    Result<void> bind_int_at(int idx, std::int64_t v);
+    Result<void> bind_null_at(int idx);
+    Result<void> bind_text_at_nocopy(int idx, std::string_view v);
+    Result<void> bind_blob_at_nocopy(int idx, std::string_view v);
+
     Result<bool> step();  // true: a row is ready; false: done
     Result<void> run();   // step until done, then reset
     void reset() noexcept;
@@ -47,6 +55,10 @@ public:
     std::string col_blob(int col) const;  // text or blob, as raw bytes
     std::optional<std::int64_t> col_opt_int(int col) const;
     std::optional<std::string> col_opt_blob(int col) const;
+    // Views into SQLite's own buffer, valid until the next step() or reset(): readers that
+    // stream rows straight to their output copy nothing.
+    std::string_view col_view(int col) const;
+    std::optional<std::string_view> col_opt_view(int col) const;
 
 private:
     Result<int> index_of(const char* name) const;
