@@ -4,8 +4,7 @@
 #include "cli/output.h"
 #include "cli/query_command.h"
 #include "common/escape.h"
-#include "common/event_format.h"
-#include "common/event_query.h"
+#include "common/event_history.h"
 
 namespace vigil::cli {
 
@@ -26,13 +25,8 @@ int run_history(const Options& opts) {
         print_error(db.error().message());
         return kExitDatabase;
     }
-    auto events = history_events(db.value(), path);
-    if (!events) {
-        print_error(events.error().message());
-        return kExitDatabase;
-    }
-    return emit_events(events.value(), *format, "No baseline entry and no events for " + escape_bytes(path) + ".\n",
-                       true);
+    return emit_events([&](const EventSink& sink) { return for_each_history_event(db.value(), path, sink); }, *format,
+                       "No baseline entry and no events for " + escape_bytes(path) + ".\n", true);
 }
 
 }  // namespace vigil::cli

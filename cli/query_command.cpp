@@ -4,8 +4,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
-#include <vector>
+#include <system_error>
 
 #include "cli/exit_codes.h"
 #include "cli/output.h"
@@ -101,17 +102,38 @@ std::optional<std::string> event_format(const Options& opts) {
     return format;
 }
 
-int emit_events(const std::vector<StoredEvent>& events, const std::string& format, const std::string& empty_table,
-                bool with_hash) {
-    std::string out;
-    if (format == "json") out = events_to_json_array(events);
-    if (format == "jsonl") out = events_to_jsonl(events);
-    if (format == "csv") out = events_to_csv(events);
-    if (format == "table") out = events.empty() ? empty_table : events_to_table(events, terminal_width(), with_hash);
-    if (!write_stdout(out)) {
-        if (errno == EPIPE) return kExitClean;  // `vigil query | head`: the reader had enough
-        print_error("cannot write the result: " + std::generic_category().message(errno));
+int emit_events(const EventSource& source, const std::string& format, const std::string& empty_table, bool with_hash) {
+    // Big enough that syscalls cost nothing next to formatting, small enough that a reader
+    // of a pipe sees the first rows at once.
+    constexpr std::size_t kFlushAt = std::size_t{1} << 20;
+    const auto writer = make_event_writer(format, format == "table" ? terminal_width() : 0, with_hash, empty_table);
+    std::string buf;
+    buf.reserve(kFlushAt + (kFlushAt >> 2));
+    int write_errno = 0;
+    auto flush = [&] {
+        if (!write_stdout(buf)) {
+            write_errno = errno;
+            return false;
+        }
+        buf.clear();
+        return true;
+    };
+    const auto read = source([&](const EventView& e) {
+        writer->row(buf, e);
+        return buf.size() < kFlushAt || flush();
+    });
+    if (read && write_errno == 0) {
+        writer->finish(buf);
+        flush();
+    }
+    if (write_errno != 0) {
+        if (write_errno == EPIPE) return kExitClean;  // `vigil query | head`: the reader had enough
+        print_error("cannot write the result: " + std::generic_category().message(write_errno));
         return kExitOutput;
+    }
+    if (!read) {
+        print_error(read.error().message());
+        return kExitDatabase;
     }
     return kExitClean;
 }
@@ -129,12 +151,8 @@ int run_query(const Options& opts) {
         print_error(db.error().message());
         return kExitDatabase;
     }
-    auto events = query_events(db.value(), filter.value());
-    if (!events) {
-        print_error(events.error().message());
-        return kExitDatabase;
-    }
-    return emit_events(events.value(), *format, "No events match.\n", false);
+    return emit_events([&](const EventSink& sink) { return for_each_event(db.value(), filter.value(), sink); }, *format,
+                       "No events match.\n", false);
 }
 
 }  // namespace vigil::cli

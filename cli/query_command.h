@@ -1,9 +1,9 @@
 // vigil query: who did what to which file, when — filtered, in table/json/jsonl/csv.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "cli/options.h"
 #include "common/event_query.h"
@@ -16,9 +16,12 @@ int run_query(const Options& opts);
 // nullopt (after printing why) when it is not one of table, json, jsonl, csv.
 std::optional<std::string> event_format(const Options& opts);
 
-// Writes events in `format` to stdout; returns the exit code. `empty_table` replaces the
-// table when there is nothing to show; `with_hash` adds content hashes to the table.
-int emit_events(const std::vector<StoredEvent>& events, const std::string& format, const std::string& empty_table,
-                bool with_hash);
+// Runs a query that streams its rows to the sink it is given.
+using EventSource = std::function<Result<void>(const EventSink&)>;
+
+// Writes the events of `source` in `format` to stdout as they come, in large writes;
+// returns the exit code. `empty_table` replaces the table when there is nothing to show;
+// `with_hash` adds content hashes to the table.
+int emit_events(const EventSource& source, const std::string& format, const std::string& empty_table, bool with_hash);
 
 }  // namespace vigil::cli

@@ -8,12 +8,6 @@ namespace {
 
 constexpr std::array<char, 16> kHex = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
 
-void append_byte_escape(std::string& out, unsigned char b) {
-    out += "\\x";
-    out += kHex[b >> 4U];
-    out += kHex[b & 0xfU];
-}
-
 // Code points that are valid UTF-8 but must not reach a terminal or a reader as-is.
 bool is_deceptive(std::uint32_t cp) {
     return (cp >= 0x80 && cp <= 0x9f)         // C1 controls (CSI, OSC as one code point)
@@ -48,30 +42,50 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i, std::uint32_t& cp) 
     return len;
 }
 
-}  // namespace
-
-std::string escape_bytes(std::string_view raw) {
-    std::string out;
-    out.reserve(raw.size());
-    for (std::size_t i = 0; i < raw.size();) {
+// One pass for both outputs: `Json` writes each backslash of the escaped text as two
+// and a quote as \", which is what a JSON encoder makes of escape_bytes()'s result (that
+// result holds no control bytes, so nothing else needs JSON escaping).
+template <bool Json>
+void append_escaped_impl(std::string& out, std::string_view raw) {
+    const std::string_view slash = Json ? "\\\\" : "\\";  // one backslash of the escaped text
+    auto byte_escape = [&](unsigned char b) {
+        out += slash;
+        out += 'x';
+        out += kHex[b >> 4U];
+        out += kHex[b & 0xfU];
+    };
+    const std::size_t n = raw.size();
+    for (std::size_t i = 0; i < n;) {
+        // Most paths are plain ASCII: copy runs of it in one append.
+        std::size_t run = i;
+        while (run < n) {
+            const auto c = static_cast<unsigned char>(raw[run]);
+            if (c < 0x20 || c >= 0x7f || c == '\\' || (Json && c == '"')) break;
+            ++run;
+        }
+        out.append(raw.data() + i, run - i);
+        i = run;
+        if (i == n) break;
         const auto b = static_cast<unsigned char>(raw[i]);
         if (b == '\\') {
-            out += "\\\\";
+            out += slash;
+            out += slash;
             ++i;
-        } else if (b < 0x20 || b == 0x7f) {
-            append_byte_escape(out, b);
+        } else if (b == '"') {
+            out += "\\\"";
             ++i;
-        } else if (b < 0x80) {
-            out += static_cast<char>(b);
+        } else if (b < 0x80) {  // control bytes and DEL
+            byte_escape(b);
             ++i;
         } else {
             std::uint32_t cp = 0;
             const std::size_t len = utf8_sequence(raw, i, cp);
             if (len == 0) {
-                append_byte_escape(out, b);
+                byte_escape(b);
                 ++i;
             } else if (is_deceptive(cp)) {
-                out += "\\u";
+                out += slash;
+                out += 'u';
                 for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xfU];
                 i += len;
             } else {
@@ -80,18 +94,34 @@ std::string escape_bytes(std::string_view raw) {
             }
         }
     }
+}
+
+}  // namespace
+
+std::string escape_bytes(std::string_view raw) {
+    std::string out;
+    out.reserve(raw.size());
+    append_escaped_impl<false>(out, raw);
     return out;
 }
+
+void append_escaped(std::string& out, std::string_view raw) { append_escaped_impl<false>(out, raw); }
+
+void append_json_escaped(std::string& out, std::string_view raw) { append_escaped_impl<true>(out, raw); }
 
 std::string to_hex(std::string_view bytes) {
     std::string out;
     out.reserve(bytes.size() * 2);
+    append_hex(out, bytes);
+    return out;
+}
+
+void append_hex(std::string& out, std::string_view bytes) {
     for (const char c : bytes) {
         const auto b = static_cast<unsigned char>(c);
         out += kHex[b >> 4U];
         out += kHex[b & 0xfU];
     }
-    return out;
 }
 
 }  // namespace vigil

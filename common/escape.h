@@ -14,8 +14,14 @@
 namespace vigil {
 
 std::string escape_bytes(std::string_view raw);
+void append_escaped(std::string& out, std::string_view raw);  // escape_bytes(raw), appended
+
+// escape_bytes(raw) as the inside of a JSON string (its backslashes doubled, quotes as
+// \"), appended in one pass: the bytes a JSON writer would print for escape_bytes(raw).
+void append_json_escaped(std::string& out, std::string_view raw);
 
 // Lowercase hex of arbitrary bytes.
 std::string to_hex(std::string_view bytes);
+void append_hex(std::string& out, std::string_view bytes);
 
 }  // namespace vigil

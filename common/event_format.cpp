@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <vector>
 
 #include "common/escape.h"
 #include "common/time_format.h"
@@ -15,22 +17,224 @@ ordered_json text(const std::optional<std::string>& v) { return v ? ordered_json
 ordered_json number(const std::optional<std::int64_t>& v) { return v ? ordered_json(*v) : ordered_json(); }
 ordered_json hash(const std::optional<std::string>& v) { return v ? ordered_json(to_hex(*v)) : ordered_json(); }
 
-constexpr std::array<const char*, 23> kFields = {
-    "id",    "time",     "action",        "path",         "old_path",   "uid",    "user",  "euid",
-    "gid",   "auid",     "login_user",    "pid",          "ppid",       "exe",    "comm",  "cmdline",
-    "label", "severity", "sha256_before", "sha256_after", "unexpected", "source", "detail"};
-
-std::string csv_cell(const ordered_json& v) {
-    if (v.is_null()) return "";
-    std::string s = v.is_string() ? v.get<std::string>() : v.dump();
-    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-    std::string out = "\"";
-    for (const char c : s) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + "\"";
+// `detail` is JSON we wrote; anything else (a damaged row) is shown as escaped text. Rare
+// (agent-level events), so nlohmann parses and prints it: the same bytes as before.
+ordered_json parsed_detail(std::string_view detail) {
+    auto parsed = ordered_json::parse(detail.begin(), detail.end(), nullptr, false);
+    return parsed.is_discarded() ? ordered_json(escape_bytes(detail)) : parsed;
 }
+
+void append_int(std::string& out, std::int64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+// One JSON object, written field by field as nlohmann's dump() would: compact, or (pretty)
+// as an element of an array dumped with indent 2.
+class JsonObject {
+public:
+    JsonObject(std::string& out, bool pretty) : out_(out), pretty_(pretty) {}
+
+    void text(std::string_view key, const std::optional<std::string_view>& v) {
+        name(key);
+        if (!v) {
+            out_ += "null";
+            return;
+        }
+        out_ += '"';
+        append_json_escaped(out_, *v);
+        out_ += '"';
+    }
+    void number(std::string_view key, const std::optional<std::int64_t>& v) {
+        name(key);
+        if (v) {
+            append_int(out_, *v);
+        } else {
+            out_ += "null";
+        }
+    }
+    void hex(std::string_view key, const std::optional<std::string_view>& v) {
+        name(key);
+        if (!v) {
+            out_ += "null";
+            return;
+        }
+        out_ += '"';
+        append_hex(out_, *v);
+        out_ += '"';
+    }
+    void time(std::string_view key, std::int64_t ns) {
+        name(key);
+        out_ += '"';
+        append_rfc3339_ns(out_, ns);
+        out_ += '"';
+    }
+    void boolean(std::string_view key, bool v) {
+        name(key);
+        out_ += v ? "true" : "false";
+    }
+    void detail(std::string_view key, const std::optional<std::string_view>& v) {
+        name(key);
+        if (!v) {
+            out_ += "null";
+            return;
+        }
+        const auto j = parsed_detail(*v);
+        if (!pretty_) {
+            out_ += j.dump();
+            return;
+        }
+        // Nested at depth 2 of the array: every line of its own dump indented by 4 more.
+        for (const char c : j.dump(2)) {
+            out_ += c;
+            if (c == '\n') out_ += "    ";
+        }
+    }
+    void close() { out_ += pretty_ ? "\n  }" : "}"; }
+
+private:
+    void name(std::string_view key) {
+        if (pretty_) {
+            out_ += first_ ? "{\n    \"" : ",\n    \"";
+        } else {
+            out_ += first_ ? "{\"" : ",\"";
+        }
+        first_ = false;
+        out_ += key;
+        out_ += pretty_ ? "\": " : "\":";
+    }
+
+    std::string& out_;
+    bool pretty_;
+    bool first_ = true;
+};
+
+void append_event_json(std::string& out, const EventView& e, bool pretty) {
+    JsonObject j(out, pretty);
+    j.number("id", e.id);
+    j.time("time", e.time_ns);
+    j.text("action", e.action);
+    j.text("path", e.path);
+    j.text("old_path", e.old_path);
+    j.number("uid", e.uid);
+    j.text("user", e.user);
+    j.number("euid", e.euid);
+    j.number("gid", e.gid);
+    j.number("auid", e.auid);
+    j.text("login_user", e.login_user);
+    j.number("pid", e.pid);
+    j.number("ppid", e.ppid);
+    j.text("exe", e.exe);
+    j.text("comm", e.comm);
+    j.text("cmdline", e.cmdline);
+    j.text("label", e.label);
+    j.text("severity", e.severity);
+    j.hex("sha256_before", e.sha256_before);
+    j.hex("sha256_after", e.sha256_after);
+    j.boolean("unexpected", e.unexpected);
+    j.text("source", e.source);
+    j.detail("detail", e.detail);
+    j.close();
+}
+
+class JsonlWriter final : public EventWriter {
+public:
+    void row(std::string& out, const EventView& e) override {
+        append_event_json(out, e, false);
+        out += '\n';
+    }
+    void finish(std::string&) override {}
+};
+
+class JsonArrayWriter final : public EventWriter {
+public:
+    void row(std::string& out, const EventView& e) override {
+        out += rows_++ == 0 ? "[\n  " : ",\n  ";
+        append_event_json(out, e, true);
+    }
+    void finish(std::string& out) override { out += rows_ == 0 ? "[]\n" : "\n]\n"; }
+
+private:
+    std::size_t rows_ = 0;
+};
+
+// RFC 4180: the same values as the JSON, text unquoted unless it holds a separator.
+class CsvWriter final : public EventWriter {
+public:
+    CsvWriter() = default;
+    void row(std::string& out, const EventView& e) override {
+        if (!header_) header(out);
+        append_int(out, e.id);
+        out += ',';
+        append_rfc3339_ns(out, e.time_ns);
+        text(out, e.action);
+        text(out, e.path);
+        text(out, e.old_path);
+        number(out, e.uid);
+        text(out, e.user);
+        number(out, e.euid);
+        number(out, e.gid);
+        number(out, e.auid);
+        text(out, e.login_user);
+        number(out, e.pid);
+        number(out, e.ppid);
+        text(out, e.exe);
+        text(out, e.comm);
+        text(out, e.cmdline);
+        text(out, e.label);
+        text(out, e.severity);
+        out += ',';
+        if (e.sha256_before) append_hex(out, *e.sha256_before);
+        out += ',';
+        if (e.sha256_after) append_hex(out, *e.sha256_after);
+        out += e.unexpected ? ",true" : ",false";
+        text(out, e.source);
+        out += ',';
+        if (e.detail) {
+            const auto j = parsed_detail(*e.detail);
+            if (!j.is_null()) cell(out, j.is_string() ? j.get<std::string>() : j.dump());
+        }
+        out += "\r\n";
+    }
+    void finish(std::string& out) override {
+        if (!header_) header(out);
+    }
+
+private:
+    void header(std::string& out) {
+        out +=
+            "id,time,action,path,old_path,uid,user,euid,gid,auid,login_user,pid,ppid,exe,comm,cmdline,label,severity,"
+            "sha256_before,sha256_after,unexpected,source,detail\r\n";
+        header_ = true;
+    }
+    static void cell(std::string& out, std::string_view s) {
+        if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
+            out += s;
+            return;
+        }
+        out += '"';
+        for (const char c : s) {
+            if (c == '"') out += '"';
+            out += c;
+        }
+        out += '"';
+    }
+    void text(std::string& out, const std::optional<std::string_view>& v) {
+        out += ',';
+        if (!v) return;
+        scratch_.clear();
+        append_escaped(scratch_, *v);
+        cell(out, scratch_);
+    }
+    static void number(std::string& out, const std::optional<std::int64_t>& v) {
+        out += ',';
+        if (v) append_int(out, *v);
+    }
+
+    bool header_ = false;
+    std::string scratch_;  // one escaped cell, reused
+};
 
 // Display width of already-escaped text: every code point is one column (escapes made
 // sure nothing invisible or double-width-confusing is left, apart from CJK, which we
@@ -59,6 +263,54 @@ std::string pad(const std::string& s, std::size_t width) {
     return n >= width ? s : s + std::string(width - n, ' ');
 }
 
+class TableWriter final : public EventWriter {
+public:
+    TableWriter(std::size_t width, bool with_hash, std::string empty)
+        : width_(width), with_hash_(with_hash), empty_(std::move(empty)) {
+        lines_.push_back({{"TIME", "ACTION", "USER", "PROCESS", "PATH"}});
+    }
+
+    void row(std::string&, const EventView& e) override {
+        std::string user = e.user ? escape_bytes(*e.user) : e.uid ? std::to_string(*e.uid) : "-";
+        if (e.login_user && e.login_user != e.user) user += " (" + escape_bytes(*e.login_user) + ")";
+        std::string process = "-";
+        if (e.pid) process = (e.comm ? escape_bytes(*e.comm) : "?") + "[" + std::to_string(*e.pid) + "]";
+        std::string path = e.path ? escape_bytes(*e.path) : "";
+        if (e.old_path) path.insert(0, escape_bytes(*e.old_path) + " -> ");
+        std::string time = format_rfc3339_ns(e.time_ns);
+        time = time.substr(0, 19) + "Z";  // seconds are enough on a terminal; JSON has the nanoseconds
+        std::string action = escape_bytes(e.action);
+        if (with_hash_ && e.sha256_after) action += " " + to_hex(*e.sha256_after).substr(0, 12);
+        lines_.push_back({{time, action, user, process, path}});
+    }
+
+    void finish(std::string& out) override {
+        if (lines_.size() == 1) {
+            out += empty_;
+            return;
+        }
+        std::array<std::size_t, 4> w{};
+        for (const auto& l : lines_)
+            for (std::size_t c = 0; c < 4; ++c) w[c] = std::max(w[c], columns(l.cells[c]));
+        std::size_t used = 0;
+        for (const auto x : w) used += x + 2;
+        const std::size_t path_width = width_ > used + 10 ? width_ - used : 10;
+        for (const auto& l : lines_) {
+            for (std::size_t c = 0; c < 4; ++c) out += pad(l.cells[c], w[c]) + "  ";
+            out += cut(l.cells[4], path_width) + "\n";
+        }
+    }
+
+private:
+    struct Line {
+        std::array<std::string, 5> cells;  // time, action, user, process, path
+    };
+    std::size_t width_;
+    bool with_hash_;
+    std::string empty_;
+    std::vector<Line> lines_;
+};
+
 }  // namespace
 
 ordered_json event_to_json(const StoredEvent& s) {
@@ -86,80 +338,16 @@ ordered_json event_to_json(const StoredEvent& s) {
     j["sha256_after"] = hash(e.sha256_after);
     j["unexpected"] = e.unexpected;
     j["source"] = escape_bytes(s.source);
-    j["detail"] = nullptr;
-    if (e.detail) {
-        // Written by us as JSON; anything else (a damaged row) is shown as escaped text.
-        auto parsed = ordered_json::parse(*e.detail, nullptr, false);
-        j["detail"] = parsed.is_discarded() ? ordered_json(escape_bytes(*e.detail)) : parsed;
-    }
+    j["detail"] = e.detail ? parsed_detail(*e.detail) : ordered_json();
     return j;
 }
 
-std::string events_to_json_array(const std::vector<StoredEvent>& events) {
-    ordered_json arr = ordered_json::array();
-    for (const auto& e : events) arr.push_back(event_to_json(e));
-    return arr.dump(2) + "\n";
-}
-
-std::string events_to_jsonl(const std::vector<StoredEvent>& events) {
-    std::string out;
-    for (const auto& e : events) out += event_to_json(e).dump() + "\n";
-    return out;
-}
-
-std::string events_to_csv(const std::vector<StoredEvent>& events) {
-    std::string out;
-    for (std::size_t i = 0; i < kFields.size(); ++i) out += std::string(i ? "," : "") + kFields[i];
-    out += "\r\n";
-    for (const auto& e : events) {
-        const auto j = event_to_json(e);
-        for (std::size_t i = 0; i < kFields.size(); ++i) {
-            if (i) out += ",";
-            const auto& v = j[kFields[i]];
-            out += csv_cell(v.is_object() ? ordered_json(v.dump()) : v);
-        }
-        out += "\r\n";
-    }
-    return out;
-}
-
-std::string events_to_table(const std::vector<StoredEvent>& events, std::size_t width, bool with_hash) {
-    if (events.empty()) return "No events match.\n";
-    struct Line {
-        std::array<std::string, 5> cells;  // time, action, user, process, path
-    };
-    std::vector<Line> lines;
-    lines.push_back({{"TIME", "ACTION", "USER", "PROCESS", "PATH"}});
-    for (const auto& s : events) {
-        const Event& e = s.event;
-        std::string user = e.actor.user  ? escape_bytes(*e.actor.user)
-                           : e.actor.uid ? std::to_string(*e.actor.uid)
-                                         : "-";
-        if (e.actor.login_user && e.actor.login_user != e.actor.user)
-            user += " (" + escape_bytes(*e.actor.login_user) + ")";
-        std::string process = "-";
-        if (e.actor.pid)
-            process = (e.actor.comm ? escape_bytes(*e.actor.comm) : "?") + "[" + std::to_string(*e.actor.pid) + "]";
-        std::string path = e.path ? escape_bytes(*e.path) : "";
-        if (e.old_path) path.insert(0, escape_bytes(*e.old_path) + " -> ");
-        std::string time = format_rfc3339_ns(e.time_ns);
-        time = time.substr(0, 19) + "Z";  // seconds are enough on a terminal; JSON has the nanoseconds
-        std::string action = escape_bytes(s.action);
-        if (with_hash && e.sha256_after) action += " " + to_hex(*e.sha256_after).substr(0, 12);
-        lines.push_back({{time, action, user, process, path}});
-    }
-    std::array<std::size_t, 4> w{};
-    for (const auto& l : lines)
-        for (std::size_t c = 0; c < 4; ++c) w[c] = std::max(w[c], columns(l.cells[c]));
-    std::size_t used = 0;
-    for (const auto x : w) used += x + 2;
-    const std::size_t path_width = width > used + 10 ? width - used : 10;
-    std::string out;
-    for (const auto& l : lines) {
-        for (std::size_t c = 0; c < 4; ++c) out += pad(l.cells[c], w[c]) + "  ";
-        out += cut(l.cells[4], path_width) + "\n";
-    }
-    return out;
+std::unique_ptr<EventWriter> make_event_writer(std::string_view format, std::size_t width, bool with_hash,
+                                               std::string empty_table) {
+    if (format == "json") return std::make_unique<JsonArrayWriter>();
+    if (format == "jsonl") return std::make_unique<JsonlWriter>();
+    if (format == "csv") return std::make_unique<CsvWriter>();
+    return std::make_unique<TableWriter>(width, with_hash, std::move(empty_table));
 }
 
 }  // namespace vigil

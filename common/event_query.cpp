@@ -1,12 +1,43 @@
 #include "common/event_query.h"
 
 #include <algorithm>
-#include <climits>
-#include <map>
-#include <set>
 #include <variant>
 
 namespace vigil {
+
+const char* const kEventColumns =
+    "e.id, e.time_ns, e.action, e.source, e.path, e.old_path, e.uid, e.euid, e.gid, e.auid, e.user, e.login_user, "
+    "e.pid, e.ppid, e.exe, e.comm, e.cmdline, e.label, e.severity, e.sha256_before, e.sha256_after, e.unexpected, "
+    "e.detail";
+
+EventView event_row(const db::Stmt& st) {
+    EventView v;
+    v.id = st.col_int(0);
+    v.time_ns = st.col_int(1);
+    v.action = st.col_view(2);
+    v.source = st.col_view(3);
+    v.path = st.col_opt_view(4);
+    v.old_path = st.col_opt_view(5);
+    v.uid = st.col_opt_int(6);
+    v.euid = st.col_opt_int(7);
+    v.gid = st.col_opt_int(8);
+    v.auid = st.col_opt_int(9);
+    v.user = st.col_opt_view(10);
+    v.login_user = st.col_opt_view(11);
+    v.pid = st.col_opt_int(12);
+    v.ppid = st.col_opt_int(13);
+    v.exe = st.col_opt_view(14);
+    v.comm = st.col_opt_view(15);
+    v.cmdline = st.col_opt_view(16);
+    v.label = st.col_opt_view(17);
+    v.severity = st.col_opt_view(18);
+    v.sha256_before = st.col_opt_view(19);
+    v.sha256_after = st.col_opt_view(20);
+    v.unexpected = st.col_int(21) != 0;
+    v.detail = st.col_opt_view(22);
+    return v;
+}
+
 namespace {
 
 struct Bind {
@@ -15,73 +46,144 @@ struct Bind {
     bool blob = false;
 };
 
-}  // namespace
+// Builds the SQL of a filter. Conditions refer to the row as `e`.
+class QueryBuilder {
+public:
+    explicit QueryBuilder(const EventFilter& f) : f_(f) {}
 
-namespace {
+    std::string sql() {
+        split_ors();
+        const std::string dir = f_.oldest_first ? " ASC" : " DESC";
+        const std::string order = " ORDER BY time_ns" + dir + ", id" + dir;
+        const std::string limit = f_.limit ? " LIMIT " + param(*f_.limit) : "";
+        if (subtree_) return subtree_sql(dir, limit);
+        // One SELECT per branch; SQLite merges branches that each come out of an index in
+        // time order (MERGE (UNION ALL)) and stops at the limit.
+        std::string sql;
+        for (const auto& branch : branches_) {
+            if (!sql.empty()) sql += " UNION ALL ";
+            sql += std::string("SELECT ") + kEventColumns + " FROM events e WHERE " + branch + filters_ + time_;
+        }
+        return sql + order + limit;
+    }
+
+    const std::vector<Bind>& binds() const { return binds_; }
+
+private:
+    std::string param(std::variant<std::int64_t, std::string> v, bool blob = false) {
+        std::string name = ":p" + std::to_string(binds_.size());
+        binds_.push_back({name, std::move(v), blob});
+        return name;
+    }
+
+    // Terms of one OR, each with the index that finds it. Branch i is term i and none of
+    // the terms before it (IS NOT: NULL-safe), so no row comes out of two branches.
+    static std::vector<std::string> disjoint(const std::vector<std::pair<std::string, std::string>>& terms) {
+        std::vector<std::string> out;
+        for (std::size_t i = 0; i < terms.size(); ++i) {
+            std::string b = terms[i].first + " = " + terms[i].second;
+            for (std::size_t k = 0; k < i; ++k) b += " AND " + terms[k].first + " IS NOT " + terms[k].second;
+            out.push_back("(" + b + ")");
+        }
+        return out;
+    }
+
+    // The first OR of the filter (in the order below) becomes the branches; every other
+    // condition is ANDed onto each branch. Without any OR there is one branch, "1".
+    void split_ors() {
+        std::vector<std::string> ors;  // ORs that did not become branches, as one condition each
+        auto take = [&](std::vector<std::string> terms) {
+            if (branches_.empty()) {
+                branches_ = std::move(terms);
+                return;
+            }
+            std::string any;
+            for (const auto& t : terms) any += (any.empty() ? "" : " OR ") + t;
+            ors.push_back("(" + any + ")");
+        };
+        if (f_.path) {
+            const auto p = param(*f_.path, true);
+            take(disjoint({{"e.path", p}, {"e.old_path", p}}));
+        }
+        if (f_.uid || f_.user) {
+            std::vector<std::pair<std::string, std::string>> terms;
+            if (f_.uid) {
+                const auto u = param(*f_.uid);
+                terms.insert(terms.end(), {{"e.uid", u}, {"e.euid", u}, {"e.auid", u}});
+            }
+            if (f_.user) {
+                const auto n = param(*f_.user);
+                terms.insert(terms.end(), {{"e.user", n}, {"e.login_user", n}});
+            }
+            take(disjoint(terms));
+        }
+        std::vector<std::string> actions = f_.actions;
+        std::sort(actions.begin(), actions.end());
+        actions.erase(std::unique(actions.begin(), actions.end()), actions.end());
+        if (actions.size() > 1) {
+            std::vector<std::string> terms;
+            for (const auto& a : actions) terms.push_back("e.action = " + param(a));
+            take(terms);
+        } else if (actions.size() == 1) {
+            filters_ += " AND e.action = " + param(actions.front());
+        }
+        if (f_.under) {
+            // Whole components: /etc/ssh matches /etc/ssh and /etc/ssh/..., never /etc/sshd.
+            // Everything under D/ sorts between "D/" and "D0" ('0' follows '/'), so the path
+            // index serves it as a range.
+            std::string dir = *f_.under;
+            while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+            if (dir == "/") {
+                filters_ += " AND e.path IS NOT NULL";
+            } else {
+                const auto exact = param(dir, true);
+                const auto lo = param(dir + "/", true);
+                const auto hi = param(dir + "0", true);
+                const std::string cond = "(e.path = " + exact + " OR (e.path >= " + lo + " AND e.path < " + hi + "))";
+                if (branches_.empty()) {
+                    subtree_ = cond;
+                } else {
+                    ors.push_back(cond);
+                }
+            }
+        }
+        if (f_.label) filters_ += " AND e.label = " + param(*f_.label);
+        if (f_.unexpected_only) filters_ += " AND e.unexpected = 1";
+        if (f_.since_ns) time_ += " AND e.time_ns >= " + param(*f_.since_ns);
+        if (f_.until_ns) time_ += " AND e.time_ns <= " + param(*f_.until_ns);
+        for (const auto& o : ors) filters_ += " AND " + o;
+        if (branches_.empty()) branches_ = {"1"};
+    }
+
+    // A subtree is a range of the path index, not in time order and not bounded by time
+    // in the seek. Sorting its rows whole would sort every column; instead the ids are
+    // sorted straight from the index (time_ns is in it), then each row is read in that
+    // order: the outer loop of a CROSS JOIN is the sorted subquery.
+    std::string subtree_sql(const std::string& dir, const std::string& limit) {
+        // With nothing to check on the row, the limit applies to the sorted ids already.
+        const bool ids_only = filters_.empty();
+        std::string sql = std::string("SELECT ") + kEventColumns + " FROM (SELECT id AS k FROM events e WHERE " +
+                          *subtree_ + time_ + " ORDER BY e.time_ns" + dir + ", e.id" + dir +
+                          (ids_only && !limit.empty() ? limit : " LIMIT -1") +  // LIMIT: never flattened
+                          ") AS m CROSS JOIN events e ON e.id = m.k";
+        return ids_only ? sql : sql + " WHERE 1" + filters_ + limit;
+    }
+
+    const EventFilter& f_;
+    std::vector<Bind> binds_;
+    std::vector<std::string> branches_;  // ORed, disjoint
+    std::optional<std::string> subtree_;
+    std::string filters_;  // " AND ...": the other conditions, for every branch
+    std::string time_;     // " AND ...": the time bounds, for every branch
+};
 
 // The statement for a filter, all values bound. `explain` prefixes EXPLAIN QUERY PLAN.
 Result<db::Stmt> prepare_query(db::Database& db, const EventFilter& f, bool explain) {
-    std::string sql =
-        std::string(explain ? "EXPLAIN QUERY PLAN " : "") +
-        "SELECT id, time_ns, action, source, path, old_path, uid, euid, gid, auid, user, login_user, pid, ppid, exe, "
-        "comm, cmdline, label, severity, sha256_before, sha256_after, unexpected, detail FROM events WHERE 1";
-    std::vector<Bind> binds;
-    auto param = [&](std::variant<std::int64_t, std::string> v, bool blob = false) {
-        std::string name = ":p" + std::to_string(binds.size());
-        binds.push_back({name, std::move(v), blob});
-        return name;
-    };
-    if (f.path) {
-        const auto p = param(*f.path, true);
-        sql += " AND (path = " + p + " OR old_path = " + p + ")";
-    }
-    if (f.under) {
-        // Whole components: /etc/ssh matches /etc/ssh and /etc/ssh/..., never /etc/sshd.
-        // Everything under D/ sorts between "D/" and "D0" ('0' follows '/'), so the path
-        // index serves it as a range.
-        std::string dir = *f.under;
-        while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-        if (dir == "/") {
-            sql += " AND path IS NOT NULL";
-        } else {
-            const auto exact = param(dir, true);
-            const auto lo = param(dir + "/", true);
-            const auto hi = param(dir + "0", true);
-            sql += " AND (path = " + exact + " OR (path >= " + lo + " AND path < " + hi + "))";
-        }
-    }
-    if (f.uid || f.user) {
-        std::string any;
-        if (f.uid) {
-            const auto u = param(*f.uid);
-            any += "uid = " + u + " OR euid = " + u + " OR auid = " + u;
-        }
-        if (f.user) {
-            const auto n = param(*f.user);
-            if (!any.empty()) any += " OR ";
-            any += "user = " + n + " OR login_user = " + n;
-        }
-        sql += " AND (" + any + ")";
-    }
-    if (!f.actions.empty()) {
-        sql += " AND action IN (";
-        for (std::size_t i = 0; i < f.actions.size(); ++i) sql += (i ? ", " : "") + param(f.actions[i]);
-        sql += ")";
-    }
-    if (f.label) sql += " AND label = " + param(*f.label);
-    if (f.unexpected_only) sql += " AND unexpected = 1";
-    if (f.since_ns) sql += " AND time_ns >= " + param(*f.since_ns);
-    if (f.until_ns) sql += " AND time_ns <= " + param(*f.until_ns);
-    // With a selective filter, "+time_ns" keeps SQLite from walking the whole time index
-    // just to avoid a sort: it searches the filter's index and sorts the few matches.
-    const bool selective = f.path || f.under || f.uid || f.user || !f.actions.empty() || f.label || f.unexpected_only;
-    const std::string order = selective ? "+time_ns" : "time_ns";
-    sql += f.oldest_first ? " ORDER BY " + order + " ASC, id ASC" : " ORDER BY " + order + " DESC, id DESC";
-    if (f.limit) sql += " LIMIT " + param(*f.limit);
-
+    QueryBuilder q(f);
+    const std::string sql = std::string(explain ? "EXPLAIN QUERY PLAN " : "") + q.sql();
     auto st = db.prepare(sql);
     if (!st) return st.error();
-    for (const auto& b : binds) {
+    for (const auto& b : q.binds()) {
         if (const auto* i = std::get_if<std::int64_t>(&b.value)) {
             VIGIL_TRY(st->bind_int(b.name.c_str(), *i));
         } else if (b.blob) {
@@ -108,95 +210,23 @@ Result<std::vector<std::string>> explain_event_query(db::Database& db, const Eve
     return plan;
 }
 
-Result<std::vector<StoredEvent>> query_events(db::Database& db, const EventFilter& f) {
-    auto st = prepare_query(db, f, false);
+Result<void> for_each_event(db::Database& db, const EventFilter& filter, const EventSink& sink) {
+    auto st = prepare_query(db, filter, false);
     if (!st) return st.error();
-    std::vector<StoredEvent> out;
     for (;;) {
         auto row = st->step();
         if (!row) return row.error();
-        if (!row.value()) break;
-        StoredEvent s;
-        s.id = st->col_int(0);
-        Event& e = s.event;
-        e.time_ns = st->col_int(1);
-        s.action = st->col_blob(2);
-        s.source = st->col_blob(3);
-        if (auto a = action_from_name(s.action)) e.action = *a;
-        e.path = st->col_opt_blob(4);
-        e.old_path = st->col_opt_blob(5);
-        e.actor.uid = st->col_opt_int(6);
-        e.actor.euid = st->col_opt_int(7);
-        s.gid = st->col_opt_int(8);
-        e.actor.gid = s.gid;
-        e.actor.auid = st->col_opt_int(9);
-        e.actor.user = st->col_opt_blob(10);
-        e.actor.login_user = st->col_opt_blob(11);
-        e.actor.pid = st->col_opt_int(12);
-        e.actor.ppid = st->col_opt_int(13);
-        e.actor.exe = st->col_opt_blob(14);
-        e.actor.comm = st->col_opt_blob(15);
-        e.actor.cmdline = st->col_opt_blob(16);
-        e.label = st->col_opt_blob(17);
-        e.severity = st->col_opt_blob(18);
-        e.sha256_before = st->col_opt_blob(19);
-        e.sha256_after = st->col_opt_blob(20);
-        e.unexpected = st->col_int(21) != 0;
-        e.detail = st->col_opt_blob(22);
-        out.push_back(std::move(s));
+        if (!row.value() || !sink(event_row(st.value()))) return {};
     }
-    return out;
 }
 
-Result<std::vector<StoredEvent>> history_events(db::Database& db, const std::string& path) {
-    struct Name {
-        std::string path;
-        std::int64_t until_ns;  // events under this name up to here belong to our file
-    };
-    constexpr std::int64_t kForever = INT64_MAX;
-    constexpr std::size_t kMaxNames = 1000;  // a rename ring cannot make us loop
-    std::vector<Name> names{{path, kForever}};
-    std::set<std::string> seen{path};
-    std::map<std::int64_t, StoredEvent> by_id;
-    for (std::size_t i = 0; i < names.size() && i < kMaxNames; ++i) {
-        EventFilter f;
-        f.path = names[i].path;
-        if (names[i].until_ns != kForever) f.until_ns = names[i].until_ns;
-        auto rows = query_events(db, f);
-        if (!rows) return rows.error();
-        for (auto& row : rows.value()) {
-            const Event& e = row.event;
-            if (row.action == "rename" && e.path == names[i].path && e.old_path && seen.insert(*e.old_path).second)
-                names.push_back({*e.old_path, e.time_ns});
-            by_id.emplace(row.id, std::move(row));
-        }
-    }
+Result<std::vector<StoredEvent>> query_events(db::Database& db, const EventFilter& filter) {
     std::vector<StoredEvent> out;
-    auto base = db.prepare(
-        "SELECT f.path, f.sha256, b.created_ns, b.id FROM files f JOIN baselines b ON b.id = f.baseline_id "
-        "WHERE f.path = :p");
-    if (!base) return base.error();
-    for (const auto& name : names) {
-        VIGIL_TRY(base->bind_blob(":p", name.path));
-        auto row = base->step();
-        if (!row) return row.error();
-        if (row.value()) {
-            StoredEvent s;
-            s.id = 0;
-            s.action = "baseline";
-            s.source = "baseline";
-            s.event.time_ns = base->col_int(2);
-            s.event.path = base->col_blob(0);
-            s.event.sha256_after = base->col_opt_blob(1);
-            s.event.detail = "{\"baseline_id\":" + std::to_string(base->col_int(3)) + "}";
-            out.push_back(std::move(s));
-        }
-        base->reset();
-    }
-    for (auto& [id, row] : by_id) out.push_back(std::move(row));
-    std::stable_sort(out.begin(), out.end(), [](const StoredEvent& a, const StoredEvent& b) {
-        return a.event.time_ns != b.event.time_ns ? a.event.time_ns < b.event.time_ns : a.id < b.id;
+    auto r = for_each_event(db, filter, [&](const EventView& v) {
+        out.push_back(stored_from(v));
+        return true;
     });
+    if (!r) return r.error();
     return out;
 }
 

@@ -1,14 +1,22 @@
 // Reading events back for auditors: filters combine with AND; every value is bound,
 // never spliced into SQL. Paths are compared as bytes.
+//
+// Rows stream from the statement to a sink in the filter's order, so the first rows are
+// out before the last are read and `--limit` stops the search itself. Each OR of the
+// filter (path or old_path; uid, euid, auid or names; several actions) becomes one branch
+// per index, made disjoint, merged by time (UNION ALL): no branch needs a sort, except a
+// subtree (--under), whose row ids are sorted before its rows are read.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/db/sqlite.h"
 #include "common/event.h"
+#include "common/event_view.h"
 
 namespace vigil {
 
@@ -26,20 +34,16 @@ struct EventFilter {
     bool oldest_first = false;
 };
 
-struct StoredEvent {
-    std::int64_t id = 0;
-    Event event;
-    std::string action;  // as stored (a newer agent may write actions this build lacks)
-    std::string source;
-    std::optional<std::int64_t> gid;
-};
+// Receives each row; the view is valid only during the call. Returning false stops the
+// query (the reader went away).
+using EventSink = std::function<bool(const EventView&)>;
 
+Result<void> for_each_event(db::Database& db, const EventFilter& filter, const EventSink& sink);
 Result<std::vector<StoredEvent>> query_events(db::Database& db, const EventFilter& filter);
 
-// The timeline of one file, oldest first: its baseline entry (action "baseline", source
-// "baseline"), then every event under its current name and, following renames backwards,
-// under each earlier name up to the rename that left it.
-Result<std::vector<StoredEvent>> history_events(db::Database& db, const std::string& path);
+// The columns every event reader selects, in the order event_row() reads them.
+extern const char* const kEventColumns;
+EventView event_row(const db::Stmt& st);
 
 // SQLite's plan for the filter's query (the `detail` column of EXPLAIN QUERY PLAN).
 Result<std::vector<std::string>> explain_event_query(db::Database& db, const EventFilter& filter);

@@ -24,4 +24,68 @@ std::string format_rfc3339_ns(std::int64_t ns) {
     return {buf, static_cast<std::size_t>(n)};
 }
 
+namespace {
+
+// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's civil_from_days).
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
+    z += 719468;
+    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const auto doe = static_cast<unsigned>(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
+}
+
+void append_digits(std::string& out, std::uint64_t v, int width) {
+    char buf[20];
+    for (int i = width - 1; i >= 0; --i) {
+        buf[i] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    }
+    out.append(buf, static_cast<std::size_t>(width));
+}
+
+}  // namespace
+
+void append_rfc3339_ns(std::string& out, std::int64_t ns) {
+    std::int64_t secs = ns / 1'000'000'000;
+    std::int64_t frac = ns % 1'000'000'000;
+    if (frac < 0) {
+        frac += 1'000'000'000;
+        secs -= 1;
+    }
+    std::int64_t days = secs / 86400;
+    std::int64_t rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days -= 1;
+    }
+    std::int64_t year = 0;
+    unsigned month = 0;
+    unsigned day = 0;
+    civil_from_days(days, year, month, day);
+    // Years that do not print as four digits take the general (and slow) path.
+    if (year < 0 || year > 9999) {
+        out += format_rfc3339_ns(ns);
+        return;
+    }
+    append_digits(out, static_cast<std::uint64_t>(year), 4);
+    out += '-';
+    append_digits(out, month, 2);
+    out += '-';
+    append_digits(out, day, 2);
+    out += 'T';
+    append_digits(out, static_cast<std::uint64_t>(rem / 3600), 2);
+    out += ':';
+    append_digits(out, static_cast<std::uint64_t>(rem / 60 % 60), 2);
+    out += ':';
+    append_digits(out, static_cast<std::uint64_t>(rem % 60), 2);
+    out += '.';
+    append_digits(out, static_cast<std::uint64_t>(frac), 9);
+    out += 'Z';
+}
+
 }  // namespace vigil

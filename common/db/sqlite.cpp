@@ -73,7 +73,7 @@ Result<void> Stmt::bind_int(const char* name, std::int64_t v){
     VIGIL_BIND(
         sqlite3_bind_blob64(stmt_.get(), idx.value(), v.empty() ? &kEmpty : v.data(), v.size(), SQLITE_TRANSIENT))
 }
-Result<void> Stmt::bind_null(const char* name){VIGIL_BIND(sqlite3_bind_null(stmt_.get(), idx.value()))}
+Result<void> Stmt::bind_null(const char* name) { VIGIL_BIND(sqlite3_bind_null(stmt_.get(), idx.value())) }
 #undef VIGIL_BIND
 
 namespace {
@@ -92,8 +92,8 @@ Result<void> Stmt::bind_text_at_nocopy(int idx, std::string_view v) {
 }
 Result<void> Stmt::bind_blob_at_nocopy(int idx, std::string_view v) {
     static constexpr char kEmpty = 0;  // an empty blob stays a blob: a null pointer would bind NULL
-    return bind_result(
-        sqlite3_bind_blob64(stmt_.get(), idx, v.empty() ? &kEmpty : v.data(), v.size(), SQLITE_STATIC), idx);
+    return bind_result(sqlite3_bind_blob64(stmt_.get(), idx, v.empty() ? &kEmpty : v.data(), v.size(), SQLITE_STATIC),
+                       idx);
 }
 
 Result<void> Stmt::bind_opt_int(const char* name, const std::optional<std::int64_t>& v) {
