@@ -18,9 +18,12 @@
 #include "agent/fanotify_source.h"
 #include "agent/inotify_source.h"
 #include "agent/log.h"
+#include "agent/thread_priority.h"
 #include "common/agent_status.h"
 #include "common/baseline_store.h"
 #include "common/escape.h"
+#include "common/event_chain.h"
+#include "common/seal_state.h"
 #include "common/sys.h"
 #include "common/time_format.h"
 #include "common/walker.h"
@@ -38,6 +41,15 @@ int open_beneath(int root_fd, const std::string& relative) {
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
     return static_cast<int>(
         retry_eintr([&] { return ::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how); }));
+}
+
+// Checkpoints name the binary that sealed them, so a swapped agent is itself evident.
+std::string own_binary_sha256() {
+    const int raw = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (raw < 0) return "unknown: " + errno_text(errno);
+    const UniqueFd fd(raw);
+    auto digest = hash_fd(fd.get(), "/proc/self/exe");
+    return digest ? digest_hex(digest->digest) : "unknown: " + digest.error().message();
 }
 
 std::string dir_of(const std::string& path) {
@@ -73,6 +85,7 @@ Result<void> Agent::start() {
     source_ = std::move(source.value());
     if (auto r = place_marks(*source_, *policy_); !r) return r.error();
 
+    sealer_->set_facts({policy_->sha256_hex, own_binary_sha256(), std::string(source_->name())});
     hasher_ = std::thread([this] { hash_loop(); });
     writer_->start();
     started_ns_ = realtime_now_ns();
@@ -126,9 +139,26 @@ Result<void> Agent::open_database() {
         info.hostname = host_name();
         auto txn = db::WriteTxn::begin(db.value());
         if (!txn) return txn.error();
-        if (auto id = write_baseline(db.value(), walk.records, info); !id) return id.error();
+        auto state = read_sealing_state(db.value());
+        if (!state) return state.error();
+        std::optional<NewSealing> sealing;
+        if (!state->info && !state->has_sealed_rows) {
+            auto tail = read_chain_tail(db.value());
+            if (!tail) return tail.error();
+            auto fresh = create_sealing(db.value(), options_.db_path, policy_->seal_epoch_seconds, tail->seq + 1);
+            if (!fresh) return fresh.error();
+            sealing = fresh.value();
+        }
+        const SealKey* seal = sealing ? &sealing->k0 : nullptr;
+        if (auto id = write_baseline(db.value(), walk.records, info, seal); !id) return id.error();
         if (auto r = txn->commit(); !r) return r;
         log_info("baseline written: " + std::to_string(walk.records.size()) + " entries");
+        if (sealing) {
+            if (auto r = evolve_key_file(options_.db_path, sealing->k0); !r) return r.error();
+            // The key itself never goes to a log: the file holds it.
+            log_warning("sealing started: the verification key is in " + escape_bytes(sealing->verification_key_file) +
+                        "; keep a copy offline and remove it from this host (`vigil verify --key-file`)");
+        }
     }
     auto records = load_baseline(db.value());
     if (!records) return records.error();
@@ -137,7 +167,13 @@ Result<void> Agent::open_database() {
     // that holds those hot pages (64 MiB, against SQLite's default 2 MiB) keeps the
     // writer from re-reading them from the OS for every batch.
     if (auto r = db->exec("PRAGMA cache_size = -65536"); !r) return r;
-    writer_ = std::make_unique<Writer>(std::move(db.value()), events_);
+    auto sealer = Sealer::prepare(db.value(), options_.db_path);
+    if (!sealer) return sealer.error();
+    if (sealer.value()->new_sealing())
+        log_warning("sealing started on a database made before sealing existed: the verification key is in " +
+                    escape_bytes(sealer.value()->new_sealing()->verification_key_file) + "; keep a copy offline");
+    sealer_ = sealer.value().get();
+    writer_ = std::make_unique<Writer>(std::move(db.value()), events_, std::move(sealer.value()));
     return {};
 }
 
@@ -388,6 +424,7 @@ void Agent::on_overflow(Source source, const std::string& what) {
 }
 
 void Agent::hash_loop() {
+    lower_this_thread_priority("hasher", kBackgroundNice);
     std::vector<HashJob> jobs;
     for (;;) {
         jobs.clear();
@@ -504,6 +541,7 @@ void Agent::reload_policy() {
     if (auto r = place_marks(*source_, *policy_); !r) log_error("SIGHUP: " + r.error().message());
     hash_jobs_.reopen();
     hasher_ = std::thread([this] { hash_loop(); });
+    sealer_->set_facts({policy_->sha256_hex, own_binary_sha256(), std::string(source_->name())});
     log_info("policy reloaded from " + escape_bytes(policy_->source) + ": " + std::to_string(source_->marks()) +
              " directories watched");
 }
@@ -605,6 +643,7 @@ int Agent::run() {
             if (auto r = place_marks(*source_, *policy_); !r) log_warning("rescan: " + r.error().message());
             rescan_running_ = true;
             rescanner = std::thread([this] {
+                lower_this_thread_priority("rescan", kBackgroundNice);
                 rescan();
                 rescan_running_ = false;
             });

@@ -20,6 +20,7 @@
 #include "agent/attribution.h"
 #include "agent/bounded_queue.h"
 #include "agent/raw_event.h"
+#include "agent/sealer.h"
 #include "agent/watch_source.h"
 #include "agent/writer.h"
 #include "common/policy.h"
@@ -77,7 +78,7 @@ private:
     std::unique_ptr<WatchSource> source_;
     std::set<std::string> watched_roots_;  // every rule root, globs expanded (main thread)
     std::set<std::string> root_parents_;   // their parent directories
-    UniqueFd lock_;  // DB.agent.lock, held while we run
+    UniqueFd lock_;                        // DB.agent.lock, held while we run
     std::int64_t started_ns_ = 0;
     std::uint64_t overflows_ = 0;  // guarded by known_mu_
     std::int64_t last_overflow_ns_ = 0;
@@ -85,6 +86,7 @@ private:
     BoundedQueue<Event> events_{200'000};
     BoundedQueue<HashJob> hash_jobs_{50'000};
     std::unique_ptr<Writer> writer_;
+    Sealer* sealer_ = nullptr;  // owned by writer_
     std::thread hasher_;
     Attributor attributor_;
 

@@ -3,11 +3,14 @@
 #include <string>
 
 #include "agent/log.h"
+#include "agent/thread_priority.h"
 #include "common/baseline_store.h"
+#include "common/event_chain.h"
 
 namespace vigil::agent {
 
-Writer::Writer(db::Database db, BoundedQueue<Event>& queue) : db_(std::move(db)), queue_(queue) {}
+Writer::Writer(db::Database db, BoundedQueue<Event>& queue, std::unique_ptr<Sealer> sealer)
+    : db_(std::move(db)), queue_(queue), sealer_(std::move(sealer)) {}
 
 Writer::~Writer() {
     if (thread_.joinable()) {
@@ -26,11 +29,12 @@ void Writer::stop() {
 }
 
 void Writer::run() {
-    auto appender = EventAppender::prepare(db_);
-    if (!appender) {
+    lower_this_thread_priority("writer", kBackgroundNice);
+    auto chain = EventChain::open(db_, sealer_->key());
+    if (!chain) {
         // Cannot happen with a migrated schema; if it does, say so loudly and keep the
         // queue draining so the agent is never blocked forever.
-        log_error("cannot prepare the event insert, events are being lost: " + appender.error().message());
+        log_error("cannot prepare the event insert, events are being lost: " + chain.error().message());
         std::vector<Event> dropped;
         while (!queue_.closed_and_empty()) {
             dropped.clear();
@@ -42,15 +46,22 @@ void Writer::run() {
     int backoff_ms = 10;
     for (;;) {
         if (batch.size() < 1024) queue_.pop_batch(batch, 1024 - batch.size(), std::chrono::milliseconds(10));
-        if (batch.empty()) {
+        const std::int64_t now = realtime_now_ns();
+        if (batch.empty() && !sealer_->due(now)) {
             if (queue_.closed_and_empty()) return;
             continue;
         }
+        Sealer::BatchSeal seal;
         auto commit = [&]() -> Result<void> {
             auto txn = db::WriteTxn::begin(db_);
             if (!txn) return txn.error();
+            // Another writer (`vigil update`) may have appended since our last batch.
+            VIGIL_TRY(chain->reload_tail());
+            auto s = sealer_->before_batch(chain.value(), now);
+            if (!s) return s.error();
+            seal = std::move(s.value());
             for (const auto& e : batch) {
-                if (auto r = appender->append(e); !r) return r.error();
+                if (auto r = chain->append(e, "{}"); !r) return r.error();
             }
             return txn->commit();
         };
@@ -61,6 +72,7 @@ void Writer::run() {
             backoff_ms = std::min(backoff_ms * 2, 5000);
             continue;
         }
+        sealer_->committed(seal);
         written_ += batch.size();
         batch.clear();
         backoff_ms = 10;

@@ -1,14 +1,17 @@
 // The writer: the one thread that owns the agent's SQLite connection. It takes batches
 // from the event queue and commits each batch in one transaction (by count: 1024, or by
 // time: 10 ms). A batch that fails to commit (locked, disk full) is kept and retried with
-// backoff; nothing accepted is dropped.
+// backoff; nothing accepted is dropped. Every row is sealed into the event chain
+// (common/event_chain.h); the Sealer changes epochs between batches.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <thread>
 
 #include "agent/bounded_queue.h"
+#include "agent/sealer.h"
 #include "common/db/sqlite.h"
 #include "common/event.h"
 
@@ -16,7 +19,7 @@ namespace vigil::agent {
 
 class Writer {
 public:
-    Writer(db::Database db, BoundedQueue<Event>& queue);
+    Writer(db::Database db, BoundedQueue<Event>& queue, std::unique_ptr<Sealer> sealer);
     ~Writer();  // joins; call stop() first for a clean flush
     Writer(const Writer&) = delete;
     Writer& operator=(const Writer&) = delete;
@@ -29,6 +32,7 @@ private:
     void run();
     db::Database db_;
     BoundedQueue<Event>& queue_;
+    std::unique_ptr<Sealer> sealer_;
     std::thread thread_;
     std::atomic<std::uint64_t> written_{0};
 };

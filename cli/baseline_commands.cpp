@@ -7,10 +7,13 @@
 #include "cli/comparison.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "common/agent_status.h"
 #include "common/baseline_store.h"
 #include "common/check_report.h"
 #include "common/escape.h"
+#include "common/event_chain.h"
 #include "common/progress.h"
+#include "common/seal_state.h"
 #include "common/walker.h"
 
 namespace vigil::cli {
@@ -42,6 +45,36 @@ int emit(const std::string& text) {
     if (write_stdout(text)) return kExitClean;
     print_error("cannot write the report to standard output: " + std::generic_category().message(errno));
     return kExitOutput;
+}
+
+struct UpdateKey {
+    SealKey key;
+    std::optional<NewSealing> new_sealing;  // a database from before sealing: sealed from now on
+};
+
+// The key `vigil update` seals with: DB.key, which must not be behind what the database
+// was sealed with. Inside the write transaction, so an agent's epoch change cannot
+// interleave. A database never sealed (made before sealing existed) starts sealing here.
+Result<UpdateKey> sealing_key_for_update(db::Database& db, const std::string& db_path, const Policy& policy) {
+    auto state = read_sealing_state(db);
+    if (!state) return state.error();
+    if (!state->info) {
+        if (state->has_sealed_rows)
+            return Error::msg("database " + escape_bytes(db_path) +
+                              " holds sealed rows but no seal record: it was tampered with; run `vigil verify`");
+        auto tail = read_chain_tail(db);
+        if (!tail) return tail.error();
+        auto fresh = create_sealing(db, db_path, policy.seal_epoch_seconds, tail->seq + 1);
+        if (!fresh) return fresh.error();
+        return UpdateKey{fresh->k0, fresh.value()};
+    }
+    auto key = read_key_file(key_file_path(db_path));
+    if (!key) return Error::msg(key.error().message() + " (the sealing key; without it nothing new can be sealed)");
+    if (state->newest_epoch && key->epoch < *state->newest_epoch)
+        return Error::msg("key file " + escape_bytes(key_file_path(db_path)) + " is at epoch " +
+                          std::to_string(key->epoch) + " but the database was sealed up to epoch " +
+                          std::to_string(*state->newest_epoch) + ": an older key was restored; refusing to seal");
+    return UpdateKey{key.value(), std::nullopt};
 }
 
 }  // namespace
@@ -79,7 +112,12 @@ int run_init(const Options& opts) {
         print_error(txn.error().message());
         return kExitDatabase;
     }
-    auto id = write_baseline(db.value(), walk.result.records, info);
+    auto sealing = create_sealing(db.value(), opts.db, policy->seal_epoch_seconds, 1);
+    if (!sealing) {
+        print_error(sealing.error().message());
+        return kExitDatabase;
+    }
+    auto id = write_baseline(db.value(), walk.result.records, info, &sealing->k0);
     if (!id) {
         print_error(id.error().message());
         return kExitDatabase;
@@ -88,12 +126,15 @@ int run_init(const Options& opts) {
         print_error(r.error().message());
         return kExitDatabase;
     }
+    // K_0 sealed the baseline; from now on only the verification key file holds it.
+    if (auto r = evolve_key_file(opts.db, sealing->k0); !r) print_warning(r.error().message());
     const auto bad = unreadable(walk.result.records);
     std::string out = "Baseline #" + std::to_string(id.value()) + " written to " + escape_bytes(opts.db) + ": " +
                       std::to_string(walk.result.records.size()) + " entries, " + std::to_string(walk.files_hashed) +
                       " files hashed (" + std::to_string(walk.bytes_hashed / 1'000'000) + " MB) in " +
                       std::to_string(static_cast<int>(walk.seconds * 1000)) + " ms\n";
     out += "Policy: " + escape_bytes(policy->source) + ", " + std::to_string(policy->rules.size()) + " rules\n";
+    out += verification_key_notice(sealing.value());
     if (!bad.empty()) {
         out += std::to_string(bad.size()) + " entries could not be read completely:\n";
         for (const auto* r : bad) out += "  ! " + escape_bytes(r->path) + ": " + escape_bytes(r->error) + "\n";
@@ -126,7 +167,12 @@ int run_update(const Options& opts) {
         print_error(txn.error().message());
         return kExitDatabase;
     }
-    auto id = write_baseline(run.db, run.cmp.walk.result.records, info);
+    auto key = sealing_key_for_update(run.db, opts.db, run.policy);
+    if (!key) {
+        print_error(key.error().message());
+        return kExitDatabase;
+    }
+    auto id = write_baseline(run.db, run.cmp.walk.result.records, info, &key->key);
     if (!id) {
         print_error(id.error().message());
         return kExitDatabase;
@@ -140,7 +186,15 @@ int run_update(const Options& opts) {
                                {"added", diff.added.size()},     {"removed", diff.removed.size()},
                                {"changed", diff.changed.size()}, {"entries", run.cmp.walk.result.records.size()}}
                     .dump();
-    if (auto r = append_event(run.db, ev); !r) {
+    auto chain = EventChain::open(run.db, key->key);
+    if (!chain) {
+        print_error(chain.error().message());
+        return kExitDatabase;
+    }
+    const std::string checkpoint =
+        nlohmann::json{{"reason", "vigil update"}, {"epoch", key->key.epoch}, {"policy_sha256", run.policy.sha256_hex}}
+            .dump();
+    if (auto r = chain->append(ev, checkpoint); !r) {
         print_error(r.error().message());
         return kExitDatabase;
     }
@@ -148,10 +202,21 @@ int run_update(const Options& opts) {
         print_error(r.error().message());
         return kExitDatabase;
     }
+    // With no agent to evolve it, the key moves on now: this epoch's key leaves the disk.
+    if (auto running = agent_lock_held(opts.db); running && !running.value()) {
+        if (auto r = evolve_key_file(opts.db, key->key); !r) print_warning(r.error().message());
+    }
     const bool json = opts.format == "json";
     const CheckContext ctx = context_for(run.cmp, run.policy, "baseline update", !json && stdout_wants_color());
     std::string out = json ? render_check_json(diff, ctx) : render_check_text(diff, ctx);
     if (!json) out += "Accepted as baseline #" + std::to_string(id.value()) + ".\n";
+    if (key->new_sealing) {
+        if (json) {
+            print_warning(verification_key_notice(*key->new_sealing));  // stdout stays one JSON document
+        } else {
+            out += verification_key_notice(*key->new_sealing);
+        }
+    }
     return emit(out);
 }
 

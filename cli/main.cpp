@@ -86,7 +86,7 @@ constexpr const char* kQueryHelp =
     "  --under DIR     this directory and below, on whole components (/etc/ssh is not /etc/sshd)\n"
     "  --user U        a user name or uid: matches uid, euid or login uid, and names\n"
     "  --action A,B    any of: open read modify create delete rename attrib denied alert\n"
-    "                  overflow rescan baseline_update agent_start agent_stop\n"
+    "                  overflow rescan baseline_update agent_start agent_stop checkpoint\n"
     "  --since/--until WHEN  RFC 3339 (2026-11-24T08:00:00Z or +02:00), a date, or 90m/24h/7d back\n"
     "  --limit N       at most N events;  --reverse  oldest first\n"
     "  --format F      table (default on a terminal), jsonl (default otherwise), json, csv\n"

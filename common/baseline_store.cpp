@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/baseline_seal.h"
 #include "common/escape.h"
 
 namespace vigil {
 namespace {
 
-// Bit-for-bit: inode and device numbers are u64, SQLite integers are i64.
-std::int64_t as_i64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+// Bit-for-bit: inode and device numbers are u64, SQLite integers are i64 (file_row_of()).
 std::uint64_t as_u64(std::int64_t v) { return static_cast<std::uint64_t>(v); }
 
 }  // namespace
@@ -47,70 +47,84 @@ Result<std::optional<BaselineInfo>> latest_baseline(db::Database& db) {
     return std::optional<BaselineInfo>(std::move(b));
 }
 
-Result<std::int64_t> write_baseline(db::Database& db, const std::vector<FileRecord>& records,
-                                    const BaselineInfo& info) {
+Result<std::int64_t> write_baseline(db::Database& db, const std::vector<FileRecord>& records, const BaselineInfo& info,
+                                    const SealKey* seal) {
     auto meta = db.prepare(
         "INSERT INTO baselines (created_ns, kind, policy_source, policy_sha256, policy_text, entries, errors, uid, "
         "auid, user, login_user, hostname) VALUES (:created, :kind, :src, :sha, :text, :entries, :errors, :uid, "
         ":auid, :user, :login, :host)");
     if (!meta) return meta.error();
-    std::int64_t errors = 0;
-    for (const auto& r : records) errors += r.error.empty() ? 0 : 1;
-    VIGIL_TRY(meta->bind_int(":created", info.created_ns));
-    VIGIL_TRY(meta->bind_text(":kind", info.kind));
-    VIGIL_TRY(meta->bind_text(":src", info.policy_source));
-    VIGIL_TRY(meta->bind_text(":sha", info.policy_sha256));
-    VIGIL_TRY(meta->bind_text(":text", info.policy_text));
-    VIGIL_TRY(meta->bind_int(":entries", static_cast<std::int64_t>(records.size())));
-    VIGIL_TRY(meta->bind_int(":errors", errors));
-    VIGIL_TRY(meta->bind_opt_int(":uid", info.uid));
-    VIGIL_TRY(meta->bind_opt_int(":auid", info.auid));
-    VIGIL_TRY(meta->bind_opt_text(":user", info.user));
-    VIGIL_TRY(meta->bind_opt_text(":login", info.login_user));
-    VIGIL_TRY(meta->bind_opt_text(":host", info.hostname));
+    BaselineInfo stored = info;
+    stored.errors = 0;
+    for (const auto& r : records) stored.errors += r.error.empty() ? 0 : 1;
+    stored.entries = static_cast<std::int64_t>(records.size());
+    VIGIL_TRY(meta->bind_int(":created", stored.created_ns));
+    VIGIL_TRY(meta->bind_text(":kind", stored.kind));
+    VIGIL_TRY(meta->bind_text(":src", stored.policy_source));
+    VIGIL_TRY(meta->bind_text(":sha", stored.policy_sha256));
+    VIGIL_TRY(meta->bind_text(":text", stored.policy_text));
+    VIGIL_TRY(meta->bind_int(":entries", stored.entries));
+    VIGIL_TRY(meta->bind_int(":errors", stored.errors));
+    VIGIL_TRY(meta->bind_opt_int(":uid", stored.uid));
+    VIGIL_TRY(meta->bind_opt_int(":auid", stored.auid));
+    VIGIL_TRY(meta->bind_opt_text(":user", stored.user));
+    VIGIL_TRY(meta->bind_opt_text(":login", stored.login_user));
+    VIGIL_TRY(meta->bind_opt_text(":host", stored.hostname));
     VIGIL_TRY(meta->run());
-    const std::int64_t id = sqlite3_last_insert_rowid(db.handle());
+    stored.id = sqlite3_last_insert_rowid(db.handle());
 
+    std::optional<FileChain> chain;
+    if (seal != nullptr) {
+        auto c = FileChain::create(*seal);
+        if (!c) return c.error();
+        chain.emplace(std::move(c.value()));
+    }
     VIGIL_TRY(db.exec("DELETE FROM files", "remove the previous baseline"));
     auto ins = db.prepare(
         "INSERT INTO files (path, baseline_id, rule, type, mode, uid, gid, size, mtime_ns, ctime_ns, inode, dev, "
-        "nlink, rdev, sha256, target, xattrs, error) VALUES (:path, :bid, :rule, :type, :mode, :uid, :gid, :size, "
-        ":mtime, :ctime, :inode, :dev, :nlink, :rdev, :sha, :target, :xattrs, :error)");
+        "nlink, rdev, sha256, target, xattrs, error, mac) VALUES (:path, :bid, :rule, :type, :mode, :uid, :gid, "
+        ":size, :mtime, :ctime, :inode, :dev, :nlink, :rdev, :sha, :target, :xattrs, :error, :mac)");
     if (!ins) return ins.error();
     for (const auto& r : records) {
-        VIGIL_TRY(ins->bind_blob(":path", r.path));
-        VIGIL_TRY(ins->bind_int(":bid", id));
-        VIGIL_TRY(ins->bind_int(":rule", r.rule));
-        VIGIL_TRY(ins->bind_int(":type", static_cast<std::int64_t>(r.type)));
-        VIGIL_TRY(ins->bind_int(":mode", r.mode));
-        VIGIL_TRY(ins->bind_int(":uid", r.uid));
-        VIGIL_TRY(ins->bind_int(":gid", r.gid));
-        VIGIL_TRY(ins->bind_int(":size", as_i64(r.size)));
-        VIGIL_TRY(ins->bind_int(":mtime", r.mtime_ns));
-        VIGIL_TRY(ins->bind_int(":ctime", r.ctime_ns));
-        VIGIL_TRY(ins->bind_int(":inode", as_i64(r.inode)));
-        VIGIL_TRY(ins->bind_int(":dev", as_i64(r.dev)));
-        VIGIL_TRY(ins->bind_int(":nlink", as_i64(r.nlink)));
-        VIGIL_TRY(ins->bind_int(":rdev", as_i64(r.rdev)));
-        if (r.sha256) {
-            VIGIL_TRY(ins->bind_blob(":sha", digest_bytes(*r.sha256)));
+        const FileRow row = file_row_of(r);
+        VIGIL_TRY(ins->bind_blob(":path", row.path));
+        VIGIL_TRY(ins->bind_int(":bid", stored.id));
+        VIGIL_TRY(ins->bind_int(":rule", row.rule));
+        VIGIL_TRY(ins->bind_int(":type", row.type));
+        VIGIL_TRY(ins->bind_int(":mode", row.mode));
+        VIGIL_TRY(ins->bind_int(":uid", row.uid));
+        VIGIL_TRY(ins->bind_int(":gid", row.gid));
+        VIGIL_TRY(ins->bind_int(":size", row.size));
+        VIGIL_TRY(ins->bind_int(":mtime", row.mtime_ns));
+        VIGIL_TRY(ins->bind_int(":ctime", row.ctime_ns));
+        VIGIL_TRY(ins->bind_int(":inode", row.inode));
+        VIGIL_TRY(ins->bind_int(":dev", row.dev));
+        VIGIL_TRY(ins->bind_int(":nlink", row.nlink));
+        VIGIL_TRY(ins->bind_int(":rdev", row.rdev));
+        VIGIL_TRY(ins->bind_opt_blob(":sha", row.sha256));
+        VIGIL_TRY(ins->bind_opt_blob(":target", row.target));
+        VIGIL_TRY(ins->bind_blob(":xattrs", row.xattrs));
+        VIGIL_TRY(ins->bind_opt_text(":error", row.error));
+        if (chain) {
+            auto mac = chain->next(row);
+            if (!mac) return mac.error();
+            VIGIL_TRY(ins->bind_blob(":mac", mac_bytes(mac.value())));
         } else {
-            VIGIL_TRY(ins->bind_null(":sha"));
-        }
-        if (r.type == FileType::Symlink) {
-            VIGIL_TRY(ins->bind_blob(":target", r.target));
-        } else {
-            VIGIL_TRY(ins->bind_null(":target"));
-        }
-        VIGIL_TRY(ins->bind_blob(":xattrs", r.xattrs));
-        if (r.error.empty()) {
-            VIGIL_TRY(ins->bind_null(":error"));
-        } else {
-            VIGIL_TRY(ins->bind_text(":error", r.error));
+            VIGIL_TRY(ins->bind_null(":mac"));
         }
         VIGIL_TRY(ins->run());
     }
-    return id;
+    if (chain) {
+        auto summary = chain->summary(stored, seal->epoch);
+        if (!summary) return summary.error();
+        auto up = db.prepare("UPDATE baselines SET seal_epoch = :e, seal_mac = :m WHERE id = :id");
+        if (!up) return up.error();
+        VIGIL_TRY(up->bind_int(":e", static_cast<std::int64_t>(seal->epoch)));
+        VIGIL_TRY(up->bind_blob(":m", mac_bytes(summary.value())));
+        VIGIL_TRY(up->bind_int(":id", stored.id));
+        VIGIL_TRY(up->run());
+    }
+    return stored.id;
 }
 
 Result<std::vector<FileRecord>> load_baseline(db::Database& db) {
@@ -160,16 +174,17 @@ Result<std::vector<FileRecord>> load_baseline(db::Database& db) {
 namespace {
 // The insert's parameters; EventAppender::append binds them in this order.
 constexpr std::array<const char*, EventAppender::kColumns> kEventParameters = {
-    ":t",     ":a",    ":s",   ":path", ":old",  ":uid",   ":euid",  ":gid",   ":auid",   ":user",  ":login",
-    ":pid",   ":ppid", ":exe", ":comm", ":cmd",  ":label", ":sev",   ":before", ":after", ":unexp", ":detail"};
+    ":t",      ":a",     ":s",     ":path",   ":old", ":uid",   ":euid", ":gid",   ":auid",
+    ":user",   ":login", ":pid",   ":ppid",   ":exe", ":comm",  ":cmd",  ":label", ":sev",
+    ":before", ":after", ":unexp", ":detail", ":id",  ":epoch", ":mac"};
 }  // namespace
 
 Result<EventAppender> EventAppender::prepare(db::Database& db) {
     auto st = db.prepare(
-        "INSERT INTO events (time_ns, action, source, path, old_path, uid, euid, gid, auid, user, login_user, pid, "
-        "ppid, exe, comm, cmdline, label, severity, sha256_before, sha256_after, unexpected, detail) VALUES (:t, :a, "
-        ":s, :path, :old, :uid, :euid, :gid, :auid, :user, :login, :pid, :ppid, :exe, :comm, :cmd, :label, :sev, "
-        ":before, :after, :unexp, :detail)");
+        "INSERT INTO events (id, epoch, mac, time_ns, action, source, path, old_path, uid, euid, gid, auid, user, "
+        "login_user, pid, ppid, exe, comm, cmdline, label, severity, sha256_before, sha256_after, unexpected, "
+        "detail) VALUES (:id, :epoch, :mac, :t, :a, :s, :path, :old, :uid, :euid, :gid, :auid, :user, :login, "
+        ":pid, :ppid, :exe, :comm, :cmd, :label, :sev, :before, :after, :unexp, :detail)");
     if (!st) return st.error();
     std::array<int, kColumns> index{};
     for (std::size_t i = 0; i < kColumns; ++i) {
@@ -186,7 +201,13 @@ Result<std::int64_t> append_event(db::Database& db, const Event& e) {
     return appender->append(e);
 }
 
-Result<std::int64_t> EventAppender::append(const Event& e) {
+Result<std::int64_t> EventAppender::append(const Event& e) { return append_row(e, nullptr); }
+
+Result<std::int64_t> EventAppender::append_sealed(const Event& e, const SealFields& seal) {
+    return append_row(e, &seal);
+}
+
+Result<std::int64_t> EventAppender::append_row(const Event& e, const SealFields* seal) {
     // By position and without copies: this runs once per recorded event, and the event
     // outlives the statement's step.
     db::Stmt& st = stmt_;
@@ -221,6 +242,13 @@ Result<std::int64_t> EventAppender::append(const Event& e) {
     VIGIL_TRY(opt_blob(e.sha256_after));
     VIGIL_TRY(st.bind_int_at(next(), e.unexpected ? 1 : 0));
     VIGIL_TRY(opt_text(e.detail));
+    if (seal != nullptr) {
+        VIGIL_TRY(st.bind_int_at(next(), seal->seq));
+        VIGIL_TRY(st.bind_int_at(next(), static_cast<std::int64_t>(seal->epoch)));
+        VIGIL_TRY(st.bind_blob_at_nocopy(next(), seal->mac));
+    } else {
+        for (int k = 0; k < 3; ++k) VIGIL_TRY(st.bind_null_at(next()));  // id: the next rowid
+    }
     VIGIL_TRY(st.run());
     return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_->handle()));
 }

@@ -13,6 +13,7 @@
 #include "common/event.h"
 #include "common/file_record.h"
 #include "common/policy.h"
+#include "common/seal.h"
 
 namespace vigil {
 
@@ -36,7 +37,10 @@ struct BaselineInfo {
 Result<std::optional<BaselineInfo>> latest_baseline(db::Database& db);
 
 // Replaces the baseline with `records` (sorted, unique paths). Must run inside a WriteTxn.
-Result<std::int64_t> write_baseline(db::Database& db, const std::vector<FileRecord>& records, const BaselineInfo& info);
+// `seal`: the current epoch's key, to seal the baseline (nullptr: unsealed, for tests and
+// databases made before sealing existed).
+Result<std::int64_t> write_baseline(db::Database& db, const std::vector<FileRecord>& records, const BaselineInfo& info,
+                                    const SealKey* seal = nullptr);
 
 // Every entry of the current baseline, sorted by path.
 Result<std::vector<FileRecord>> load_baseline(db::Database& db);
@@ -48,11 +52,18 @@ Result<std::int64_t> append_event(db::Database& db, const Event& e);
 class EventAppender {
 public:
     static Result<EventAppender> prepare(db::Database& db);
-    Result<std::int64_t> append(const Event& e);
+    Result<std::int64_t> append(const Event& e);  // unsealed: id is the next rowid
+    struct SealFields {
+        std::int64_t seq = 0;  // becomes the row's id
+        std::uint64_t epoch = 0;
+        std::string_view mac;  // 32 bytes, valid until append_sealed returns
+    };
+    Result<std::int64_t> append_sealed(const Event& e, const SealFields& seal);
 
-    static constexpr std::size_t kColumns = 22;
+    static constexpr std::size_t kColumns = 25;
 
 private:
+    Result<std::int64_t> append_row(const Event& e, const SealFields* seal);
     EventAppender(db::Database* db, db::Stmt stmt, std::array<int, kColumns> index)
         : db_(db), stmt_(std::move(stmt)), index_(index) {}
     db::Database* db_;

@@ -25,6 +25,7 @@ enum class Action : std::uint8_t {
     BaselineUpdate,
     AgentStart,
     AgentStop,
+    Checkpoint,  // the first row of each sealing epoch (docs/tamper-evidence.md)
 };
 enum class Source : std::uint8_t { Fanotify, Inotify, Audit, Scan, Cli };
 

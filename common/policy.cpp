@@ -309,7 +309,8 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
     }
     if (!doc.is_object()) return Error::msg(where + ": the top level must be an object {\"rules\": [...]}");
     for (const auto& [key, value] : doc.items()) {
-        if (key != "rules") return Error::msg(where + ": unknown top-level key " + quote_value(key));
+        if (key != "rules" && key != "sealing")
+            return Error::msg(where + ": unknown top-level key " + quote_value(key));
     }
     if (!doc.contains("rules") || !doc["rules"].is_array())
         return Error::msg(where + ": \"rules\" must be an array of rules");
@@ -317,6 +318,19 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
 
     Policy policy;
     policy.source = std::string(source);
+    if (doc.contains("sealing")) {
+        const auto& sealing = doc["sealing"];
+        if (!sealing.is_object()) return Error::msg(where + ": \"sealing\" must be an object");
+        for (const auto& [key, value] : sealing.items()) {
+            if (key != "epoch_seconds")
+                return Error::msg(where + ": \"sealing\": unknown key " + quote_value(key) + " (known: epoch_seconds)");
+            if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > 86400)
+                return Error::msg(where +
+                                  ": \"sealing\": \"epoch_seconds\" must be a whole number of seconds from 1 "
+                                  "to 86400");
+            policy.seal_epoch_seconds = value.get<std::int64_t>();
+        }
+    }
     std::set<std::string> seen;
     const auto& rules = doc["rules"];
     for (std::size_t i = 0; i < rules.size(); ++i) {

@@ -59,6 +59,9 @@ struct Policy {
     std::string source;      // the file it came from, or "(embedded default)"
     std::string sha256_hex;  // of the policy text, so a report says which policy was used
     std::string text;        // as read: stored with each baseline
+    // How long one sealing key lives in the agent ("sealing": {"epoch_seconds": N});
+    // fixed in the database when sealing starts. docs/tamper-evidence.md.
+    std::int64_t seal_epoch_seconds = 900;
 };
 
 inline constexpr std::string_view kDefaultPolicyPath = "/etc/vigil/policy.json";

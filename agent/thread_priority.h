@@ -1,0 +1,15 @@
+// Background threads (writer, hasher, rescanner) run at a lower CPU priority than the
+// thread that reads the kernel's queue: under a burst the kernel queue is drained first
+// (an overflow there loses events for good), and the bounded user-space queues absorb
+// what the writer has not written yet.
+#pragma once
+
+namespace vigil::agent {
+
+// 5 steps: such a thread gets about a third of the CPU the reader gets when both want it.
+inline constexpr int kBackgroundNice = 5;
+
+// Lowers the calling thread's priority by `nice` steps; logs a warning if refused.
+void lower_this_thread_priority(const char* thread_name, int nice);
+
+}  // namespace vigil::agent
