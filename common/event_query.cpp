@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <variant>
 
+#include "common/actor_lookup.h"
+
 namespace vigil {
 
 const char* const kEventColumns =
@@ -46,13 +48,22 @@ struct Bind {
     bool blob = false;
 };
 
+// One alternative of an OR: its condition, and the same stated NULL-safe (never NULL).
+struct Term {
+    std::string cond;
+    std::string is_cond;
+};
+
+// More branches than this would near SQLite's limit of 500 SELECTs in a compound.
+constexpr std::size_t kMaxBranches = 200;
+
 // Builds the SQL of a filter. Conditions refer to the row as `e`.
 class QueryBuilder {
 public:
-    explicit QueryBuilder(const EventFilter& f) : f_(f) {}
+    QueryBuilder(db::Database& db, const EventFilter& f) : db_(db), f_(f) {}
 
-    std::string sql() {
-        split_ors();
+    Result<std::string> sql() {
+        VIGIL_TRY(split_ors());
         const std::string dir = f_.oldest_first ? " ASC" : " DESC";
         const std::string order = " ORDER BY time_ns" + dir + ", id" + dir;
         const std::string limit = f_.limit ? " LIMIT " + param(*f_.limit) : "";
@@ -77,20 +88,75 @@ private:
     }
 
     // Terms of one OR, each with the index that finds it. Branch i is term i and none of
-    // the terms before it (IS NOT: NULL-safe), so no row comes out of two branches.
-    static std::vector<std::string> disjoint(const std::vector<std::pair<std::string, std::string>>& terms) {
+    // the terms before it (NULL-safe), so no row comes out of two branches.
+    static std::vector<std::string> disjoint(const std::vector<Term>& terms) {
         std::vector<std::string> out;
         for (std::size_t i = 0; i < terms.size(); ++i) {
-            std::string b = terms[i].first + " = " + terms[i].second;
-            for (std::size_t k = 0; k < i; ++k) b += " AND " + terms[k].first + " IS NOT " + terms[k].second;
+            std::string b = terms[i].cond;
+            for (std::size_t k = 0; k < i; ++k) b += " AND NOT (" + terms[k].is_cond + ")";
             out.push_back("(" + b + ")");
         }
         return out;
     }
 
+    // --user: uid, euid or auid is the uid; user or login_user is the name. The rows of
+    // one (uid, user) pair come out of events_uid_user_time in time order, so there is a
+    // term per pair recorded (common/actor_lookup.h); likewise for (auid, login_user)
+    // where they differ from (uid, user), and the partial euid index where euid does.
+    Result<std::vector<Term>> actor_terms() {
+        std::vector<Term> terms;
+        auto value = [&](const auto& v) -> std::string { return v ? param(*v) : std::string("NULL"); };
+        if (f_.uid) {
+            const auto u = param(*f_.uid);
+            auto names = names_of(db_, ActorColumn::User, *f_.uid);
+            if (!names) return names.error();
+            for (const auto& n : names.value()) {
+                const auto k = value(n);
+                terms.push_back({"e.uid = " + u + " AND e.user IS " + k, "e.uid IS " + u + " AND e.user IS " + k});
+            }
+            terms.push_back(
+                {"e.euid = " + u + " AND e.euid IS NOT e.uid", "e.euid IS " + u + " AND e.euid IS NOT e.uid"});
+            auto logins = names_of(db_, ActorColumn::LoginUser, *f_.uid);
+            if (!logins) return logins.error();
+            for (const auto& n : logins.value()) {
+                const auto k = value(n);
+                const std::string rest = " AND e.login_user IS " + k + " AND " + kLoginIndexCondition;
+                terms.push_back({"e.auid = " + u + rest, "e.auid IS " + u + rest});
+            }
+        }
+        if (f_.user) {
+            std::string name_param;  // bound only if a term uses it: every bind must be in the SQL
+            auto name = [&] { return name_param.empty() ? (name_param = param(*f_.user)) : name_param; };
+            auto ids = ids_of(db_, ActorColumn::User, *f_.user);
+            if (!ids) return ids.error();
+            for (const auto& id : ids.value()) {
+                if (id && id == f_.uid) continue;  // every name of that uid has its term already
+                const auto i = value(id);
+                terms.push_back(
+                    {"e.uid IS " + i + " AND e.user = " + name(), "e.uid IS " + i + " AND e.user IS " + name()});
+            }
+            auto login_ids = ids_of(db_, ActorColumn::LoginUser, *f_.user);
+            if (!login_ids) return login_ids.error();
+            for (const auto& id : login_ids.value()) {
+                if (id && id == f_.uid) continue;
+                const auto i = value(id);
+                const std::string rest = std::string(" AND ") + kLoginIndexCondition;
+                terms.push_back({"e.auid = " + i + " AND e.login_user = " + name() + rest,
+                                 "e.auid IS " + i + " AND e.login_user IS " + name() + rest});
+            }
+            // A name never recorded: an index search that finds nothing keeps the plan a search.
+            if (terms.empty())
+                terms.push_back({"e.uid IS NULL AND e.user = " + name(), "e.uid IS NULL AND e.user IS " + name()});
+        }
+        if (terms.size() > kMaxBranches)
+            return Error::msg("--user matches " + std::to_string(terms.size()) +
+                              " (id, name) pairs in the event log; too many to search by index");
+        return terms;
+    }
+
     // The first OR of the filter (in the order below) becomes the branches; every other
     // condition is ANDed onto each branch. Without any OR there is one branch, "1".
-    void split_ors() {
+    Result<void> split_ors() {
         std::vector<std::string> ors;  // ORs that did not become branches, as one condition each
         auto take = [&](std::vector<std::string> terms) {
             if (branches_.empty()) {
@@ -103,19 +169,12 @@ private:
         };
         if (f_.path) {
             const auto p = param(*f_.path, true);
-            take(disjoint({{"e.path", p}, {"e.old_path", p}}));
+            take(disjoint({{"e.path = " + p, "e.path IS " + p}, {"e.old_path = " + p, "e.old_path IS " + p}}));
         }
         if (f_.uid || f_.user) {
-            std::vector<std::pair<std::string, std::string>> terms;
-            if (f_.uid) {
-                const auto u = param(*f_.uid);
-                terms.insert(terms.end(), {{"e.uid", u}, {"e.euid", u}, {"e.auid", u}});
-            }
-            if (f_.user) {
-                const auto n = param(*f_.user);
-                terms.insert(terms.end(), {{"e.user", n}, {"e.login_user", n}});
-            }
-            take(disjoint(terms));
+            auto terms = actor_terms();
+            if (!terms) return terms.error();
+            take(disjoint(terms.value()));
         }
         std::vector<std::string> actions = f_.actions;
         std::sort(actions.begin(), actions.end());
@@ -153,6 +212,7 @@ private:
         if (f_.until_ns) time_ += " AND e.time_ns <= " + param(*f_.until_ns);
         for (const auto& o : ors) filters_ += " AND " + o;
         if (branches_.empty()) branches_ = {"1"};
+        return {};
     }
 
     // A subtree is a range of the path index, not in time order and not bounded by time
@@ -169,6 +229,7 @@ private:
         return ids_only ? sql : sql + " WHERE 1" + filters_ + limit;
     }
 
+    db::Database& db_;
     const EventFilter& f_;
     std::vector<Bind> binds_;
     std::vector<std::string> branches_;  // ORed, disjoint
@@ -179,9 +240,10 @@ private:
 
 // The statement for a filter, all values bound. `explain` prefixes EXPLAIN QUERY PLAN.
 Result<db::Stmt> prepare_query(db::Database& db, const EventFilter& f, bool explain) {
-    QueryBuilder q(f);
-    const std::string sql = std::string(explain ? "EXPLAIN QUERY PLAN " : "") + q.sql();
-    auto st = db.prepare(sql);
+    QueryBuilder q(db, f);
+    auto sql = q.sql();
+    if (!sql) return sql.error();
+    auto st = db.prepare(std::string(explain ? "EXPLAIN QUERY PLAN " : "") + sql.value());
     if (!st) return st.error();
     for (const auto& b : q.binds()) {
         if (const auto* i = std::get_if<std::int64_t>(&b.value)) {

@@ -75,8 +75,14 @@ TEST_CASE("query branches return each match once, in time order, up to the limit
             e.actor.uid = maybe_uid();
             e.actor.euid = pick(3) == 0 ? maybe_uid() : e.actor.uid;
             e.actor.auid = pick(3) == 0 ? maybe_uid() : e.actor.uid;
-            if (e.actor.uid) e.actor.user = "u" + std::to_string(*e.actor.uid);
-            if (e.actor.auid) e.actor.login_user = "u" + std::to_string(*e.actor.auid);
+            // Names belong to ids (a name never without its id), but an id may have had
+            // another name (renamed, reused) or none (the lookup failed).
+            auto name_of = [&](std::optional<std::int64_t> id) -> std::optional<std::string> {
+                if (!id || pick(8) == 0) return std::nullopt;
+                return pick(6) == 0 ? "renamed" : "u" + std::to_string(*id);
+            };
+            e.actor.user = name_of(e.actor.uid);
+            e.actor.login_user = e.actor.auid == e.actor.uid && pick(4) != 0 ? e.actor.user : name_of(e.actor.auid);
             if (pick(2) == 0) e.label = pick(2) == 0 ? "a" : "b";
             e.unexpected = pick(10) == 0;
             auto id = appender->append(e);
@@ -122,6 +128,16 @@ TEST_CASE("query branches return each match once, in time order, up to the limit
         f.since_ns = 150;
     });
     add([](EventFilter& f) { f.user = "u3"; });
+    add([](EventFilter& f) { f.user = "renamed"; });
+    add([](EventFilter& f) { f.user = "nobody"; });
+    add([](EventFilter& f) {
+        f.uid = 2;
+        f.user = "renamed";
+    });
+    add([](EventFilter& f) {
+        f.uid = 3;
+        f.label = "a";
+    });
     add([](EventFilter& f) { f.actions = {"read", "delete", "read"}; });
     add([](EventFilter& f) {
         f.actions = {"rename"};
