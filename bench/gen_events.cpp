@@ -7,6 +7,8 @@
 //   gen_events report DB [RUNS]    time vigil::build_report (the nightly report's event
 //                                  summary) over the last 24 h with an empty DiffResult:
 //                                  prints one "ms=... accesses=... events=..." line per run
+//   gen_events plans DB PATH USER  EXPLAIN QUERY PLAN of the SQL vigil query builds
+//                                  (vigil::explain_event_query) for the benchmark's filters
 //
 // The shape (deterministic for a given SEED):
 // - 100,000 distinct paths: /srv/customers/<region>/<id>.csv (40k, label "customers"),
@@ -30,6 +32,7 @@
 #include "common/baseline_store.h"
 #include "common/db/sqlite.h"
 #include "common/event.h"
+#include "common/event_query.h"
 #include "common/report.h"
 
 using namespace vigil;
@@ -254,12 +257,50 @@ int report(const std::string& path, int runs) {
     return 0;
 }
 
+int plans(const std::string& path, const std::string& probe_path, const std::string& probe_user) {
+    auto db = db::Database::open(path, db::OpenMode::ReadOnly);
+    if (!db) die(db.error().message());
+    const std::int64_t now = realtime_now_ns();
+    const std::int64_t day = 86400 * 1000000000LL;
+    auto show = [&](const std::string& title, const EventFilter& f) {
+        auto p = explain_event_query(db.value(), f);
+        if (!p) die(p.error().message());
+        std::printf("%s\n", title.c_str());
+        for (const auto& line : p.value()) std::printf("    %s\n", line.c_str());
+    };
+    EventFilter f;
+    f.path = probe_path;
+    show("--path " + probe_path + " (vigil history runs the same two index searches per name)", f);
+    f = {};
+    f.user = probe_user;  // not in this machine's passwd: by name only
+    f.since_ns = now - day;
+    show("--user " + probe_user + " --since 24h", f);
+    f = {};
+    f.uid = 0;  // what getpwnam("root") adds
+    f.user = "root";
+    f.since_ns = now - day;
+    show("--user root --since 24h", f);
+    f.limit = 20;
+    show("--user root --since 24h --limit 20", f);
+    f = {};
+    f.under = "/srv/customers/eu";
+    f.since_ns = now - 7 * day;
+    show("--under /srv/customers/eu --since 7d", f);
+    f = {};
+    f.label = "customers";
+    f.since_ns = now - day;
+    show("--label customers --since 24h", f);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc >= 4 && std::string(argv[1]) == "gen")
         return gen(argv[2], std::atoll(argv[3]), argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 4);
     if (argc >= 3 && std::string(argv[1]) == "report") return report(argv[2], argc > 3 ? std::atoi(argv[3]) : 1);
-    std::fprintf(stderr, "usage: gen_events gen DB N [SEED] | gen_events report DB [RUNS]\n");
+    if (argc >= 5 && std::string(argv[1]) == "plans") return plans(argv[2], argv[3], argv[4]);
+    std::fprintf(stderr,
+                 "usage: gen_events gen DB N [SEED] | gen_events report DB [RUNS] | gen_events plans DB PATH USER\n");
     return 2;
 }

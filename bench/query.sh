@@ -12,12 +12,13 @@
 #   REGEN       1: regenerate the database even if one with the same EVENTS/SEED exists (default: 0)
 #   IDLE_WAIT   seconds to wait for an idle machine before each timed run (default: 60)
 #   RESULTS     markdown file the run is appended to       (default: bench/RESULTS.md)
+#   BUILD       build directory for the Release vigil      (default: build-bench)
 set -euo pipefail
 export LC_ALL=C
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$BENCH")"
-BUILD="$REPO/build-bench"
+BUILD="${BUILD:-$REPO/build-bench}"
 WORK="$BENCH/work/query"
 RESULTS="${RESULTS:-$BENCH/RESULTS.md}"
 EVENTS="${EVENTS:-10000000}"
@@ -62,6 +63,7 @@ db_bytes=$(stat -c %s "$DB")
 db_rows=$(sqlite3 "$DB" 'SELECT count(*) FROM events')
 bytes_per_event=$(awk -v b="$db_bytes" -v n="$db_rows" 'BEGIN {printf "%.0f", b / n}')
 table_bytes=$(sqlite3 "$DB" "SELECT sum(pgsize) FROM dbstat WHERE name = 'events'" 2>/dev/null || echo "")
+index_count=$(sqlite3 "$DB" "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL")
 HOT=$(info hot_path)
 TYPICAL=$(info typical_path)
 TUSER=$(info typical_user)
@@ -151,28 +153,18 @@ CMD[report]="$GEN report $DB 1   # vigil::build_report(db, DiffResult{}, CheckCo
 echo "  report: median ${MED[report]} ms (${ROWS[report]}; runs: $rep_list)" >&2
 
 # --- Plans ---------------------------------------------------------------------------------------
-# The SQL of common/event_query.cpp for each filter (values inlined here only for the plan).
+# The plans of the SQL vigil builds (explain_event_query) for the timed filters, and of the
+# report's statements (their SQL from common/report.cpp, values inlined here only for the plan).
 now=$(now_ns)
 d1=$((now - 86400000000000))
-d7=$((now - 7 * 86400000000000))
-COLS="id, time_ns, action, source, path, old_path, uid, euid, gid, auid, user, login_user, pid, ppid, exe, comm, cmdline, label, severity, sha256_before, sha256_after, unexpected, detail"
 plan() { sqlite3 "$DB" "EXPLAIN QUERY PLAN $1" | sed 's/^/    /'; }
 plans="$WORK/plans.txt"
 {
-    echo "history (per name): path = ? OR old_path = ?"
-    plan "SELECT $COLS FROM events WHERE 1 AND (path = CAST('$TYPICAL' AS BLOB) OR old_path = CAST('$TYPICAL' AS BLOB)) ORDER BY +time_ns DESC, id DESC"
-    echo "--user $TUSER --since 24h (not in this machine's passwd: user/login_user only)"
-    plan "SELECT $COLS FROM events WHERE 1 AND (user = '$TUSER' OR login_user = '$TUSER') AND time_ns >= $d1 ORDER BY +time_ns DESC, id DESC"
-    echo "--user root --since 24h (getpwnam: uid 0 too)"
-    plan "SELECT $COLS FROM events WHERE 1 AND (uid = 0 OR euid = 0 OR auid = 0 OR user = 'root' OR login_user = 'root') AND time_ns >= $d1 ORDER BY +time_ns DESC, id DESC"
-    echo "--under /srv/customers/eu --since 7d"
-    plan "SELECT $COLS FROM events WHERE 1 AND (path = CAST('/srv/customers/eu' AS BLOB) OR (path >= CAST('/srv/customers/eu/' AS BLOB) AND path < CAST('/srv/customers/eu0' AS BLOB))) AND time_ns >= $d7 ORDER BY +time_ns DESC, id DESC"
-    echo "--label customers --since 24h"
-    plan "SELECT $COLS FROM events WHERE 1 AND label = 'customers' AND time_ns >= $d1 ORDER BY +time_ns DESC, id DESC"
+    "$GEN" plans "$DB" "$TYPICAL" "$TUSER"
     echo "report: accesses"
     plan "SELECT coalesce(user, CAST(uid AS TEXT), '(unknown)'), coalesce(label, '(critical)'), count(*), count(DISTINCT path) FROM events WHERE action IN ('open', 'read') AND time_ns >= $d1 AND time_ns <= $now AND (label IS NOT NULL OR severity = 'critical') GROUP BY 1, 2 ORDER BY 3 DESC, 1"
     echo "report: counters (count(*) ... WHERE time_ns BETWEEN AND <where>)"
-    plan "SELECT count(*) FROM events WHERE time_ns >= $d1 AND time_ns <= $now AND source = 'fanotify' AND uid IS NULL"
+    plan "SELECT count(*) FROM events WHERE time_ns >= $d1 AND time_ns <= $now AND source = 'fanotify' AND uid IS NULL AND user IS NULL"
     echo "report: downtime"
     plan "SELECT action, time_ns FROM events WHERE action IN ('agent_start', 'agent_stop') ORDER BY time_ns, id"
 } >"$plans"
@@ -206,7 +198,7 @@ report="$WORK/report.md"
          "transaction, generated in $(info insert_s) s); 100,000 distinct paths (Zipf s=0.9), 50 users (Zipf s=1.1, root"\
          "$(info root_share | awk '{printf "%.0f%%", $1 * 100}') of attributed rows)"
     echo "- Database size: **$db_bytes bytes = $bytes_per_event bytes/event** (after a WAL checkpoint;"\
-         "the events table alone: ${table_bytes:-n/a} bytes, the rest is its 11 indexes)"
+         "the events table alone: ${table_bytes:-n/a} bytes, the rest is its $index_count indexes)"
     echo "- Each query: one untimed warm-up run (page cache warm), then $RUNS timed runs, each after waiting (up to"\
          "${IDLE_WAIT}s) for the CPUs to be >= 90% idle (started busy anyway: $busy_starts); wall time of the whole"\
          "process (\`date +%s%N\` around it), output to /dev/null (rows counted in the warm-up's output); median"
