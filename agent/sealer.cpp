@@ -109,7 +109,7 @@ Result<Sealer::BatchSeal> Sealer::before_batch(EventChain& chain, std::int64_t n
         epoch_started_ns_ = now_ns;
     }
     // Also after a failed commit: the chain's tail was re-read and the epoch may be unopened.
-    auto opened = chain.open_epoch(checkpoint_detail(reason != nullptr ? reason : "epoch", chain));
+    auto opened = chain.open_epoch(checkpoint_detail(reason != nullptr ? reason : "epoch", chain), now_ns);
     if (!opened) return opened.error();
     if (opened.value()) seal.checkpoints.emplace_back(chain.tail().seq, chain.tail().mac.value_or(Mac32{}));
     if (!alarms_.empty() && epoch_started_ns_ != 0) {
@@ -128,15 +128,21 @@ Result<Sealer::BatchSeal> Sealer::before_batch(EventChain& chain, std::int64_t n
     return seal;
 }
 
+void Sealer::announce(std::int64_t seq, const Mac32& mac, const char* what) const {
+    const std::string line = "vigil checkpoint db=" + escape_bytes(db_path_) + " seq=" + std::to_string(seq) +
+                             " epoch=" + std::to_string(key_.epoch) + " mac=" + hex_of(mac) +
+                             " time=" + format_rfc3339_ns(realtime_now_ns()) + " (" + what + ")";
+    log_info(line);
+    ::syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s", line.c_str());
+}
+
 void Sealer::committed(const BatchSeal& seal) {
     if (seal.alarms_written) alarms_.clear();
-    for (const auto& [seq, mac] : seal.checkpoints) {
-        const std::string line = "vigil checkpoint db=" + escape_bytes(db_path_) + " seq=" + std::to_string(seq) +
-                                 " epoch=" + std::to_string(key_.epoch) + " mac=" + hex_of(mac) +
-                                 " time=" + format_rfc3339_ns(realtime_now_ns());
-        log_info(line);
-        ::syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s", line.c_str());
-    }
+    for (const auto& [seq, mac] : seal.checkpoints) announce(seq, mac, "epoch opened");
+}
+
+void Sealer::announce_tail(const ChainTail& tail) const {
+    if (tail.mac) announce(tail.seq, *tail.mac, "last row at stop");
 }
 
 }  // namespace vigil::agent

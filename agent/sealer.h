@@ -43,6 +43,8 @@ public:
         return epoch_started_ns_ == 0 || now_ns - epoch_started_ns_ >= epoch_seconds_ * 1'000'000'000 ||
                !alarms_.empty();
     }
+    // Rows dated before this are re-dated by the writer (see kSealLagNs).
+    std::int64_t earliest_time_ns() const { return epoch_started_ns_ - kSealLagNs; }
     struct BatchSeal {
         std::vector<std::pair<std::int64_t, Mac32>> checkpoints;  // seq, mac
         bool alarms_written = false;
@@ -53,10 +55,13 @@ public:
     Result<BatchSeal> before_batch(EventChain& chain, std::int64_t now_ns);
     // After the commit: says where each new checkpoint is, to stderr and syslog.
     void committed(const BatchSeal& seal);
+    // At a clean stop: the chain's last row, in the same form as a checkpoint line.
+    void announce_tail(const ChainTail& tail) const;
 
 private:
     Sealer() = default;
     std::string checkpoint_detail(const char* reason, const EventChain& chain) const;
+    void announce(std::int64_t seq, const Mac32& mac, const char* what) const;
 
     std::string db_path_;
     SealKey key_;                    // the key of the current (or first) epoch

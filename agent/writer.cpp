@@ -1,13 +1,30 @@
 #include "agent/writer.h"
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "agent/log.h"
 #include "agent/thread_priority.h"
 #include "common/baseline_store.h"
 #include "common/event_chain.h"
+#include "common/time_format.h"
 
 namespace vigil::agent {
+namespace {
+
+// A row observed long before its epoch began (a big file's hash took minutes) would look
+// backdated to `vigil verify`: it gets the epoch's earliest time and keeps what was observed.
+Event redated(const Event& e, std::int64_t time_ns) {
+    Event out = e;
+    nlohmann::json detail = e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
+    if (!detail.is_object()) detail = nlohmann::json{{"original_detail", *e.detail}};
+    detail["observed_time"] = format_rfc3339_ns(e.time_ns);
+    out.detail = detail.dump();
+    out.time_ns = time_ns;
+    return out;
+}
+
+}  // namespace
 
 Writer::Writer(db::Database db, BoundedQueue<Event>& queue, std::unique_ptr<Sealer> sealer)
     : db_(std::move(db)), queue_(queue), sealer_(std::move(sealer)) {}
@@ -48,7 +65,12 @@ void Writer::run() {
         if (batch.size() < 1024) queue_.pop_batch(batch, 1024 - batch.size(), std::chrono::milliseconds(10));
         const std::int64_t now = realtime_now_ns();
         if (batch.empty() && !sealer_->due(now)) {
-            if (queue_.closed_and_empty()) return;
+            if (queue_.closed_and_empty()) {
+                // The last row (agent_stop) goes to the log too: a cut after a clean stop
+                // is then provable against it.
+                sealer_->announce_tail(chain->tail());
+                return;
+            }
             continue;
         }
         Sealer::BatchSeal seal;
@@ -61,7 +83,11 @@ void Writer::run() {
             if (!s) return s.error();
             seal = std::move(s.value());
             for (const auto& e : batch) {
-                if (auto r = chain->append(e, "{}"); !r) return r.error();
+                if (e.time_ns < sealer_->earliest_time_ns()) {
+                    if (auto r = chain->append(redated(e, sealer_->earliest_time_ns()), "{}"); !r) return r.error();
+                } else if (auto r = chain->append(e, "{}"); !r) {
+                    return r.error();
+                }
             }
             return txn->commit();
         };

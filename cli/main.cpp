@@ -16,6 +16,7 @@
 #include "cli/query_command.h"
 #include "cli/report_command.h"
 #include "cli/status_command.h"
+#include "cli/verify_command.h"
 #include "common/escape.h"
 #include "common/sys.h"
 
@@ -34,6 +35,7 @@ constexpr const char* kUsage =
     "  query   who did what to which file, when (filters; table, json, jsonl, csv)\n"
     "  history one file's timeline: baseline entry, every event, hashes, across renames\n"
     "  status  is an agent running on the database; its watcher, queue, overflows\n"
+    "  verify  prove the sealed baseline and event log were not altered, removed or cut\n"
     "\n"
     "Run `vigil <command> --help` for a command's options. `vigil --version` prints the version.\n"
     "Exit codes 16 and above are errors: 16 usage, 17 policy, 18 database, 19 output, 20 internal.\n";
@@ -100,6 +102,17 @@ constexpr const char* kHistoryHelp =
     "with its actor and the content hash after each change. Renames are followed backwards:\n"
     "events under the file's earlier names, up to the rename that left each, are included.\n";
 
+constexpr const char* kVerifyHelp =
+    "usage: vigil verify [--db FILE] [--key-file FILE] [--checkpoints FILE]\n"
+    "\n"
+    "Walks the sealed baseline and the event chain and names the first place each breaks:\n"
+    "altered, deleted, inserted or reordered rows, skipped epochs, backdated rows, a cut tail.\n"
+    "--key-file: the verification key `vigil init` wrote (DB.verification-key); without it only\n"
+    "the chain's structure is checked and authenticity is not proven.\n"
+    "--checkpoints: syslog or journal lines with the agent's \"vigil checkpoint\" records; the\n"
+    "newest proves the log was not cut after it.\n"
+    "Exit code: 0 verified with the key, 1 intact but unproven (no key), 2 broken, 16+ error.\n";
+
 constexpr const char* kReportHelp =
     "usage: vigil report [--policy FILE] [--db FILE] [--since WHEN] [--format text|json|html]\n"
     "                    [--output FILE]\n"
@@ -125,6 +138,7 @@ int run(const std::string& command, const std::vector<std::string>& args) {
         {"status", kStatusHelp, {"db", "format"}, &run_status},
         {"report", kReportHelp, {"policy", "db", "since", "format", "output", "threads"}, &run_report},
         {"history", kHistoryHelp, {"db", "format"}, &run_history},
+        {"verify", kVerifyHelp, {"db", "key-file", "checkpoints"}, &run_verify},
         {"query",
          kQueryHelp,
          {"db", "path", "under", "user", "action", "label", "unexpected", "since", "until", "limit", "reverse",

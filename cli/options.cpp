@@ -64,6 +64,12 @@ Result<Options> parse_options(const std::vector<std::string>& args, const std::v
         } else if (name == "output") {
             if (value->empty()) return Error::msg("--output needs a file name");
             o.output = *value;
+        } else if (name == "key-file") {
+            if (value->empty()) return Error::msg("--key-file needs a file name");
+            o.key_file = *value;
+        } else if (name == "checkpoints") {
+            if (value->empty()) return Error::msg("--checkpoints needs a file name");
+            o.checkpoints = *value;
         } else if (name == "threads") {
             unsigned n = 0;
             const auto [p, ec] = std::from_chars(value->data(), value->data() + value->size(), n);

@@ -26,7 +26,9 @@ struct Options {
     std::optional<std::string> since;
     std::optional<std::string> until;
     std::optional<std::string> limit;
-    std::optional<std::string> output;  // vigil report --output FILE
+    std::optional<std::string> output;       // vigil report --output FILE
+    std::optional<std::string> key_file;     // vigil verify --key-file FILE
+    std::optional<std::string> checkpoints;  // vigil verify --checkpoints FILE
     bool unexpected = false;
     bool reverse = false;
     bool format_given = false;

@@ -108,18 +108,18 @@ Result<std::int64_t> EventChain::append_row(const Event& e) {
     return seq;
 }
 
-Result<std::int64_t> EventChain::append_checkpoint(const std::string& detail) {
+Result<std::int64_t> EventChain::append_checkpoint(const std::string& detail, std::int64_t at_ns) {
     Event cp;
-    cp.time_ns = realtime_now_ns();
+    cp.time_ns = at_ns;
     cp.action = Action::Checkpoint;
     cp.source = Source::Scan;
     cp.detail = detail;
     return append_row(cp);
 }
 
-Result<bool> EventChain::open_epoch(const std::string& checkpoint_detail) {
+Result<bool> EventChain::open_epoch(const std::string& checkpoint_detail, std::optional<std::int64_t> at_ns) {
     if (tail_.epoch && *tail_.epoch >= key_.epoch) return false;
-    VIGIL_TRY(append_checkpoint(checkpoint_detail));
+    VIGIL_TRY(append_checkpoint(checkpoint_detail, at_ns.value_or(realtime_now_ns())));
     return true;
 }
 

@@ -20,6 +20,11 @@
 namespace vigil {
 
 inline constexpr std::int64_t kDefaultEpochSeconds = 900;  // 15 minutes, as journald's FSS
+// A row may be dated at most this long before its epoch's checkpoint: it was observed
+// before the epoch changed and written after (the hash queue). The agent's writer
+// re-dates anything later than that (keeping the observed time in its detail), and
+// `vigil verify` fails a row dated earlier: a row backdated with a later key.
+inline constexpr std::int64_t kSealLagNs = 60'000'000'000;
 
 struct SealInfo {
     std::string key_id;
@@ -59,14 +64,15 @@ public:
     Result<void> set_key(const SealKey& next);
     // Appends the checkpoint that opens the key's epoch, unless the chain already has it
     // (an epoch with no events is sealed too). True when a checkpoint was appended.
-    Result<bool> open_epoch(const std::string& checkpoint_detail);
+    // `at_ns`: the checkpoint's time (default: now).
+    Result<bool> open_epoch(const std::string& checkpoint_detail, std::optional<std::int64_t> at_ns = std::nullopt);
     const ChainTail& tail() const { return tail_; }
 
 private:
     EventChain(db::Database& db, EventAppender app, SealKey key, Hmac mac)
         : db_(&db), app_(std::move(app)), key_(key), mac_(std::move(mac)) {}
     Result<std::int64_t> append_row(const Event& e);
-    Result<std::int64_t> append_checkpoint(const std::string& detail);
+    Result<std::int64_t> append_checkpoint(const std::string& detail, std::int64_t at_ns);
 
     db::Database* db_;
     EventAppender app_;

@@ -51,6 +51,7 @@ public:
     void reset() noexcept;
 
     bool is_null(int col) const;
+    int col_type(int col) const { return sqlite3_column_type(stmt_.get(), col); }  // SQLITE_NULL, _INTEGER, ...
     std::int64_t col_int(int col) const;
     std::string col_blob(int col) const;  // text or blob, as raw bytes
     std::optional<std::int64_t> col_opt_int(int col) const;

@@ -1,0 +1,129 @@
+// The agent's sealing against the real kernel and real crashes: every row sealed, an
+// epoch every second (policy "sealing": {"epoch_seconds": 1}) and at every start, the
+// checkpoints in its log usable as the outside copy, SIGKILL in the middle of a burst,
+// and a key file restored from an older copy.
+#include <catch2/catch.hpp>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <thread>
+
+#include "tests/agent/agent_fixture.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+using vigil::test::Agent;
+using vigil::test::run_vigil;
+
+namespace {
+
+// One-second epochs: a test sees several in a few seconds.
+void use_short_epochs(Agent& agent) {
+    std::string text = vigil::test::read_file(agent.policy);
+    text.insert(1, R"("sealing":{"epoch_seconds":1},)");
+    vigil::test::write_file(agent.policy, text);
+    ::chmod(agent.policy.c_str(), 0644);
+}
+
+vigil::test::RunResult verify(const Agent& agent, const std::string& checkpoints = "") {
+    std::vector<std::string> args{"verify", "--db", agent.db, "--key-file", agent.db + ".verification-key"};
+    if (!checkpoints.empty()) args.insert(args.end(), {"--checkpoints", checkpoints});
+    return run_vigil(args);
+}
+
+std::size_t count(const std::vector<vigil::test::Row>& rows, const std::string& action) {
+    std::size_t n = 0;
+    for (const auto& r : rows) n += r.at("action") == action ? 1 : 0;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("the agent seals every row, opens an epoch every period and at every start", "[kernel][agent]") {
+    Agent agent("fanotify", "", false);
+    use_short_epochs(agent);
+    agent.start();
+    for (int i = 0; i < 20; ++i) vigil::test::write_file(agent.root + "/f" + std::to_string(i), "x\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // empty epochs are sealed too
+    auto rows = agent.stop();
+    const std::string first_log = agent.proc->output();
+    CHECK(count(rows, "checkpoint") >= 3);
+    for (const auto& r : rows) {
+        CHECK(r.at("mac").has_value());
+        CHECK(r.at("epoch").has_value());
+    }
+    auto ok = verify(agent);
+    INFO(ok.out << ok.err);
+    CHECK(ok.exit_code == 0);
+
+    // The checkpoint lines the agent logged are the outside copy that proves the tail.
+    CHECK_THAT(first_log, Catch::Contains("vigil checkpoint db="));
+    vigil::test::write_file(agent.dir / "journal", first_log);
+    auto proven = verify(agent, agent.dir / "journal");
+    INFO(proven.out);
+    CHECK(proven.exit_code == 0);
+
+    // A second run opens a new epoch at start; cutting its rows off is seen against the log.
+    agent.start();
+    vigil::test::write_file(agent.root + "/second", "y\n");
+    REQUIRE(agent.wait_for("modify", agent.root + "/second"));
+    rows = agent.stop();
+    vigil::test::write_file(agent.dir / "journal", agent.proc->output());
+    CHECK(verify(agent, agent.dir / "journal").exit_code == 0);
+    auto cut = vigil::test::run_program("/usr/bin/sqlite3",
+                                        {agent.db, "DELETE FROM events WHERE id > (SELECT max(id) - 3 FROM events)"});
+    REQUIRE(cut.exit_code == 0);
+    auto r = verify(agent, agent.dir / "journal");
+    INFO(r.out);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("tail cut"));
+}
+
+TEST_CASE("SIGKILL in the middle of a burst leaves a chain that verifies, and the next run goes on",
+          "[kernel][agent]") {
+    Agent agent("fanotify", "", false);
+    use_short_epochs(agent);
+    agent.start();
+    std::thread burst([&] {
+        for (int i = 0; i < 3000; ++i) vigil::test::write_file(agent.root + "/b" + std::to_string(i), "burst\n");
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    agent.proc->signal(SIGKILL);
+    CHECK(agent.proc->wait() == 128 + SIGKILL);
+    burst.join();
+    auto after_kill = verify(agent);
+    INFO(after_kill.out << after_kill.err);
+    CHECK(after_kill.exit_code == 0);
+
+    agent.start();  // the key file may be one epoch ahead of the database: accepted, no alarm
+    vigil::test::write_file(agent.root + "/after", "z\n");
+    REQUIRE(agent.wait_for("modify", agent.root + "/after"));
+    agent.stop();
+    CHECK_THAT(agent.proc->output(), !Catch::Contains("sealing alarm"));
+    auto r = verify(agent);
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("a key file restored from an older copy is an alarm that verify reports", "[kernel][agent]") {
+    Agent agent("fanotify", "", false);
+    use_short_epochs(agent);
+    agent.start();
+    const std::string key = agent.db + ".key";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    const std::string old_key = vigil::test::read_file(key);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2200));  // two more epochs
+    agent.stop();
+    REQUIRE(vigil::test::read_file(key) != old_key);
+
+    vigil::test::write_file(key, old_key);
+    REQUIRE(::chmod(key.c_str(), 0600) == 0);
+    agent.start();
+    const auto rows = agent.stop();
+    CHECK_THAT(agent.proc->output(), Catch::Contains("sealing alarm"));
+    CHECK(count(rows, "alert") == 1);
+    auto r = verify(agent);
+    INFO(r.out);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains(": alarm — the agent found its sealing key out of step"));
+}
