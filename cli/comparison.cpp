@@ -7,6 +7,7 @@
 #include "cli/output.h"
 #include "common/escape.h"
 #include "common/progress.h"
+#include "common/seal_verify.h"
 
 namespace vigil::cli {
 
@@ -82,6 +83,7 @@ std::variant<std::unique_ptr<CheckRun>, int> run_comparison(const std::optional<
             return kExitDatabase;
         }
     }
+    if (auto warning = baseline_seal_warning(db.value(), db_path)) print_warning(*warning);
     auto run = std::make_unique<CheckRun>(CheckRun{std::move(policy.value()), std::move(db.value()), {}, {}});
     auto cmp = compare_with_baseline(run->db, run->policy, threads);
     if (!cmp) {

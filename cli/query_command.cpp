@@ -13,6 +13,7 @@
 #include "common/escape.h"
 #include "common/event_format.h"
 #include "common/event_query.h"
+#include "common/seal_verify.h"
 #include "common/time_parse.h"
 
 namespace vigil::cli {
@@ -151,6 +152,7 @@ int run_query(const Options& opts) {
         print_error(db.error().message());
         return kExitDatabase;
     }
+    if (auto warning = baseline_seal_warning(db.value(), opts.db)) print_warning(*warning);
     return emit_events([&](const EventSink& sink) { return for_each_event(db.value(), filter.value(), sink); }, *format,
                        "No events match.\n", false);
 }

@@ -411,6 +411,21 @@ std::optional<OutsideCheckpoint> newest_checkpoint_in(const std::string& text) {
     return best;
 }
 
+std::optional<std::string> baseline_seal_warning(db::Database& db, const std::string& db_path) {
+    auto info = read_seal_info(db);
+    if (!info || !info->has_value()) return std::nullopt;  // not sealed: `vigil verify` says so
+    std::optional<SealKey> k0;
+    if (auto k = read_key_file(verification_key_path(db_path)); k && k->epoch == 0) {
+        if (auto id = key_id(k.value()); id && id.value() == info->value().key_id) k0 = k.value();
+    }
+    VerifyResult out;
+    verify_baseline(db, k0, out);
+    if (out.ok()) return std::nullopt;
+    const VerifyProblem& p = out.problems.front();
+    return "the sealed baseline does not verify: " + p.where + ": " + p.kind + " — " + p.what +
+           " (run `vigil verify`; findings against this baseline cannot be trusted)";
+}
+
 Result<VerifyResult> verify_database(db::Database& db, const std::optional<SealKey>& k0,
                                      const std::optional<OutsideCheckpoint>& outside) {
     VerifyResult out;

@@ -39,4 +39,10 @@ struct VerifyResult {
 Result<VerifyResult> verify_database(db::Database& db, const std::optional<SealKey>& k0,
                                      const std::optional<OutsideCheckpoint>& outside);
 
+// For check, report, update and query: does the sealed baseline still hold? With the
+// verification key beside the database (DB.verification-key, until the operator moves
+// it away) its MACs are checked; without it, that it is sealed and complete. Returns a
+// warning for the operator, or nullopt when nothing is wrong (or nothing is sealed).
+std::optional<std::string> baseline_seal_warning(db::Database& db, const std::string& db_path);
+
 }  // namespace vigil

@@ -260,3 +260,29 @@ TEST_CASE("verify over 100,000 sealed events", "[kernel]") {
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.out, Catch::Contains("100010 sealed events checked"));
 }
+
+TEST_CASE("check, report and query warn when the sealed baseline does not verify", "[kernel]") {
+    SealedDb s(1, 2);
+    auto clean = run_vigil({"check", "--policy", s.policy, "--db", s.db});
+    CHECK(clean.exit_code == 0);
+    CHECK(clean.err.empty());
+
+    // The key still beside the database: the MACs are checked, an altered row is caught.
+    s.sql("UPDATE files SET sha256 = zeroblob(32) WHERE CAST(path AS TEXT) = '" + s.tree + "/a.conf'");
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"check", "--policy", s.policy, "--db", s.db},
+          std::vector<std::string>{"report", "--policy", s.policy, "--db", s.db},
+          std::vector<std::string>{"query", "--db", s.db, "--format", "jsonl"}}) {
+        auto r = run_vigil(args);
+        INFO(args.front() << ": " << r.err);
+        CHECK_THAT(r.err,
+                   Catch::Contains("the sealed baseline does not verify: baseline file '" + s.tree + "/a.conf'"));
+    }
+
+    // The key moved offline, as it should be: a removed row is still seen by its count.
+    SealedDb t(1, 2);
+    REQUIRE(::rename(t.key_file.c_str(), (t.dir / "offline-key").c_str()) == 0);
+    t.sql("DELETE FROM files WHERE CAST(path AS TEXT) = '" + t.tree + "/b.conf'");
+    auto r = run_vigil({"check", "--policy", t.policy, "--db", t.db});
+    CHECK_THAT(r.err, Catch::Contains("sealed with 4 entries, 3 present"));
+}
