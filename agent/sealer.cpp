@@ -2,6 +2,7 @@
 
 #include <syslog.h>
 
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "agent/log.h"
@@ -9,6 +10,15 @@
 #include "common/time_format.h"
 
 namespace vigil::agent {
+namespace {
+
+std::int64_t monotonic_now_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Sealer>> Sealer::prepare(db::Database& db, const std::string& db_path) {
     std::unique_ptr<Sealer> owner(new Sealer());
@@ -73,6 +83,7 @@ void Sealer::set_facts(CheckpointFacts facts) {
 
 std::string Sealer::checkpoint_detail(const char* reason, const EventChain& chain) const {
     nlohmann::json j{{"reason", reason}, {"epoch", key_.epoch}, {"epoch_seconds", epoch_seconds_}};
+    if (clock_jump_ns_ != 0) j["clock_jump_ns"] = clock_jump_ns_;
     if (auto check = derive_key(key_, "key-check")) j["key_check"] = hex_of(check.value());
     const ChainTail& tail = chain.tail();
     j["previous_seq"] = tail.seq;
@@ -87,14 +98,20 @@ std::string Sealer::checkpoint_detail(const char* reason, const EventChain& chai
 Result<Sealer::BatchSeal> Sealer::before_batch(EventChain& chain, std::int64_t now_ns) {
     BatchSeal seal;
     const char* reason = nullptr;
+    // The wall clock against the monotonic one: a step back of more than a second (NTP,
+    // an operator) opens a new epoch that says so, so later rows do not look misdated.
+    const std::int64_t offset = now_ns - monotonic_now_ns();
+    const bool clock_stepped_back = last_clock_offset_ns_ != 0 && offset < last_clock_offset_ns_ - 1'000'000'000;
+    clock_jump_ns_ = clock_stepped_back ? offset - last_clock_offset_ns_ : 0;
+    last_clock_offset_ns_ = offset;
     if (epoch_started_ns_ == 0) {
         reason = "agent_start";
-    } else if (now_ns - epoch_started_ns_ >= epoch_seconds_ * 1'000'000'000) {
+    } else if (clock_stepped_back || now_ns - epoch_started_ns_ >= epoch_seconds_ * 1'000'000'000) {
         auto next = evolve(key_);
         if (!next) return next.error();
         key_ = next.value();
         key_file_current_ = false;
-        reason = "epoch";
+        reason = clock_stepped_back ? "clock_jump" : "epoch";
     }
     if (reason != nullptr) {
         // Key file first, inside the transaction: a crash before the commit leaves the

@@ -67,8 +67,10 @@ private:
     SealKey key_;                    // the key of the current (or first) epoch
     bool key_file_current_ = false;  // DB.key already holds key_
     std::int64_t epoch_seconds_ = kDefaultEpochSeconds;
-    std::int64_t epoch_started_ns_ = 0;  // 0: the run's first epoch is not opened yet
-    std::vector<std::string> alarms_;    // found at start, recorded with the first batch
+    std::int64_t epoch_started_ns_ = 0;      // 0: the run's first epoch is not opened yet
+    std::vector<std::string> alarms_;        // found at start, recorded with the first batch
+    std::int64_t last_clock_offset_ns_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC at the last batch
+    std::int64_t clock_jump_ns_ = 0;         // the step back that opened this epoch, if one did
     std::optional<NewSealing> new_sealing_;
     mutable std::mutex facts_mu_;
     CheckpointFacts facts_;

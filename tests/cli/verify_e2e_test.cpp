@@ -286,3 +286,32 @@ TEST_CASE("check, report and query warn when the sealed baseline does not verify
     auto r = run_vigil({"check", "--policy", t.policy, "--db", t.db});
     CHECK_THAT(r.err, Catch::Contains("sealed with 4 entries, 3 present"));
 }
+
+TEST_CASE("a clock stepped back is accepted only where the agent recorded it", "[kernel]") {
+    for (const std::string reason : {"clock_jump", "epoch"}) {
+        SealedDb s(1, 3);
+        auto d = vigil::db::Database::open(s.db, vigil::db::OpenMode::ReadWrite);
+        REQUIRE(d);
+        auto key = vigil::read_key_file(vigil::key_file_path(s.db));
+        REQUIRE(key);
+        auto chain = vigil::EventChain::open(d.value(), key.value());
+        REQUIRE(chain);
+        auto txn = vigil::db::WriteTxn::begin(d.value());
+        REQUIRE(txn);
+        auto next = vigil::evolve_key_file(s.db, key.value());
+        REQUIRE(next);
+        REQUIRE(chain->set_key(next.value()));
+        // The new epoch opens 30 s before the previous epoch's last row: the clock went back.
+        const std::int64_t back = s.first_checkpoint_ns + 70 * kSecond;
+        REQUIRE(chain->open_epoch(R"({"reason":")" + reason + R"(","clock_jump_ns":-30000000000})", back));
+        REQUIRE(txn->commit());
+        auto r = s.verify();
+        INFO(reason << "\n" << r.out);
+        if (reason == "clock_jump") {
+            CHECK(r.exit_code == 0);
+        } else {
+            CHECK(r.exit_code == 2);
+            CHECK_THAT(r.out, Catch::Contains("after the epoch ended"));
+        }
+    }
+}
