@@ -48,6 +48,14 @@ struct Bind {
     bool blob = false;
 };
 
+// Joins pieces into one string, no temporaries.
+template <class... Parts>
+std::string cat(const Parts&... parts) {
+    std::string s;
+    (s += ... += parts);
+    return s;
+}
+
 // One alternative of an OR: its condition, and the same stated NULL-safe (never NULL).
 struct Term {
     std::string cond;
@@ -73,7 +81,7 @@ public:
         std::string sql;
         for (const auto& branch : branches_) {
             if (!sql.empty()) sql += " UNION ALL ";
-            sql += std::string("SELECT ") + kEventColumns + " FROM events e WHERE " + branch + filters_ + time_;
+            sql += cat("SELECT ", kEventColumns, " FROM events e WHERE ", branch, filters_, time_);
         }
         return sql + order + limit;
     }
@@ -93,8 +101,8 @@ private:
         std::vector<std::string> out;
         for (std::size_t i = 0; i < terms.size(); ++i) {
             std::string b = terms[i].cond;
-            for (std::size_t k = 0; k < i; ++k) b += " AND NOT (" + terms[k].is_cond + ")";
-            out.push_back("(" + b + ")");
+            for (std::size_t k = 0; k < i; ++k) b += cat(" AND NOT (", terms[k].is_cond, ")");
+            out.push_back(cat("(", b, ")"));
         }
         return out;
     }
@@ -112,7 +120,7 @@ private:
             if (!names) return names.error();
             for (const auto& n : names.value()) {
                 const auto k = value(n);
-                terms.push_back({"e.uid = " + u + " AND e.user IS " + k, "e.uid IS " + u + " AND e.user IS " + k});
+                terms.push_back({cat("e.uid = ", u, " AND e.user IS ", k), cat("e.uid IS ", u, " AND e.user IS ", k)});
             }
             terms.push_back(
                 {"e.euid = " + u + " AND e.euid IS NOT e.uid", "e.euid IS " + u + " AND e.euid IS NOT e.uid"});
@@ -120,8 +128,8 @@ private:
             if (!logins) return logins.error();
             for (const auto& n : logins.value()) {
                 const auto k = value(n);
-                const std::string rest = " AND e.login_user IS " + k + " AND " + kLoginIndexCondition;
-                terms.push_back({"e.auid = " + u + rest, "e.auid IS " + u + rest});
+                const std::string rest = cat(" AND e.login_user IS ", k, " AND ", kLoginIndexCondition);
+                terms.push_back({cat("e.auid = ", u, rest), cat("e.auid IS ", u, rest)});
             }
         }
         if (f_.user) {
@@ -133,7 +141,7 @@ private:
                 if (id && id == f_.uid) continue;  // every name of that uid has its term already
                 const auto i = value(id);
                 terms.push_back(
-                    {"e.uid IS " + i + " AND e.user = " + name(), "e.uid IS " + i + " AND e.user IS " + name()});
+                    {cat("e.uid IS ", i, " AND e.user = ", name()), cat("e.uid IS ", i, " AND e.user IS ", name())});
             }
             auto login_ids = ids_of(db_, ActorColumn::LoginUser, *f_.user);
             if (!login_ids) return login_ids.error();
@@ -141,8 +149,8 @@ private:
                 if (id && id == f_.uid) continue;
                 const auto i = value(id);
                 const std::string rest = std::string(" AND ") + kLoginIndexCondition;
-                terms.push_back({"e.auid = " + i + " AND e.login_user = " + name() + rest,
-                                 "e.auid IS " + i + " AND e.login_user IS " + name() + rest});
+                terms.push_back({cat("e.auid = ", i, " AND e.login_user = ", name(), rest),
+                                 cat("e.auid IS ", i, " AND e.login_user IS ", name(), rest)});
             }
             // A name never recorded: an index search that finds nothing keeps the plan a search.
             if (terms.empty())
@@ -181,7 +189,8 @@ private:
         actions.erase(std::unique(actions.begin(), actions.end()), actions.end());
         if (actions.size() > 1) {
             std::vector<std::string> terms;
-            for (const auto& a : actions) terms.push_back("e.action = " + param(a));
+            terms.reserve(actions.size());
+            for (const auto& a : actions) terms.push_back(cat("e.action = ", param(a)));
             take(terms);
         } else if (actions.size() == 1) {
             filters_ += " AND e.action = " + param(actions.front());
@@ -210,7 +219,7 @@ private:
         if (f_.unexpected_only) filters_ += " AND e.unexpected = 1";
         if (f_.since_ns) time_ += " AND e.time_ns >= " + param(*f_.since_ns);
         if (f_.until_ns) time_ += " AND e.time_ns <= " + param(*f_.until_ns);
-        for (const auto& o : ors) filters_ += " AND " + o;
+        for (const auto& o : ors) filters_ += cat(" AND ", o);
         if (branches_.empty()) branches_ = {"1"};
         return {};
     }
