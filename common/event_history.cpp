@@ -62,6 +62,8 @@ Result<void> for_each_history_event(db::Database& db, const std::string& path, c
     constexpr std::size_t kMaxNames = 1000;  // a rename ring cannot make us loop
     std::vector<Name> names{{path, INT64_MAX}};
     std::set<std::string> seen{path};
+    auto txn = db::ReadTxn::begin(db);  // every name and the baseline from one snapshot
+    if (!txn) return txn.error();
     ByteArena arena;
     std::vector<EventView> rows;
     // Both branches come straight from their index; the rows are sorted below anyway.

@@ -1,6 +1,8 @@
 #include "common/event_query.h"
 
 #include <algorithm>
+#include <functional>
+#include <utility>
 #include <variant>
 
 #include "common/actor_lookup.h"
@@ -65,17 +67,22 @@ struct Term {
 // More branches than this would near SQLite's limit of 500 SELECTs in a compound.
 constexpr std::size_t kMaxBranches = 200;
 
+struct QuerySql {
+    std::string sql;      // the query; for a subtree, its sorted keys (time_ns, id)
+    std::string row_sql;  // a subtree's rows, one by id (:id); empty otherwise
+};
+
 // Builds the SQL of a filter. Conditions refer to the row as `e`.
 class QueryBuilder {
 public:
     QueryBuilder(db::Database& db, const EventFilter& f) : db_(db), f_(f) {}
 
-    Result<std::string> sql() {
+    Result<QuerySql> sql() {
         VIGIL_TRY(split_ors());
         const std::string dir = f_.oldest_first ? " ASC" : " DESC";
         const std::string order = " ORDER BY time_ns" + dir + ", id" + dir;
         const std::string limit = f_.limit ? " LIMIT " + param(*f_.limit) : "";
-        if (subtree_) return subtree_sql(dir, limit);
+        if (subtree_) return subtree_sql();
         // One SELECT per branch; SQLite merges branches that each come out of an index in
         // time order (MERGE (UNION ALL)) and stops at the limit.
         std::string sql;
@@ -83,7 +90,7 @@ public:
             if (!sql.empty()) sql += " UNION ALL ";
             sql += cat("SELECT ", kEventColumns, " FROM events e WHERE ", branch, filters_, time_);
         }
-        return sql + order + limit;
+        return QuerySql{sql + order + limit, {}};
     }
 
     const std::vector<Bind>& binds() const { return binds_; }
@@ -207,11 +214,10 @@ private:
                 const auto exact = param(dir, true);
                 const auto lo = param(dir + "/", true);
                 const auto hi = param(dir + "0", true);
-                const std::string cond = "(e.path = " + exact + " OR (e.path >= " + lo + " AND e.path < " + hi + "))";
                 if (branches_.empty()) {
-                    subtree_ = cond;
+                    subtree_ = Subtree{exact, lo, hi};
                 } else {
-                    ors.push_back(cond);
+                    ors.push_back("(e.path = " + exact + " OR (e.path >= " + lo + " AND e.path < " + hi + "))");
                 }
             }
         }
@@ -224,70 +230,138 @@ private:
         return {};
     }
 
-    // A subtree is a range of the path index, not in time order and not bounded by time
-    // in the seek. Sorting its rows whole would sort every column; instead the ids are
-    // sorted straight from the index (time_ns is in it), then each row is read in that
-    // order: the outer loop of a CROSS JOIN is the sorted subquery.
-    std::string subtree_sql(const std::string& dir, const std::string& limit) {
-        // With nothing to check on the row, the limit applies to the sorted ids already.
-        const bool ids_only = filters_.empty();
-        std::string sql = std::string("SELECT ") + kEventColumns + " FROM (SELECT id AS k FROM events e WHERE " +
-                          *subtree_ + time_ + " ORDER BY e.time_ns" + dir + ", e.id" + dir +
-                          (ids_only && !limit.empty() ? limit : " LIMIT -1") +  // LIMIT: never flattened
-                          ") AS m CROSS JOIN events e ON e.id = m.k";
-        return ids_only ? sql : sql + " WHERE 1" + filters_ + limit;
+    // A subtree is a range of the path index: not in time order, and a range on its first
+    // column cannot bound time_ns in the seek, so walking it reads the subtree's whole
+    // retention. Instead the keys (time_ns, id) come from one seek per distinct path in
+    // the range (a recursive skip-scan) bounded by the window, are sorted in memory (an
+    // SQLite sort of 300k keys spills to a temporary file), and each row is then read by id
+    // with the remaining conditions. for_each_event() runs the two statements.
+    QuerySql subtree_sql() {
+        const Subtree& t = *subtree_;
+        const std::string keys = cat(
+            "WITH RECURSIVE d(path) AS (SELECT (SELECT min(path) FROM events WHERE path >= ", t.lo, " AND path < ",
+            t.hi, ") UNION ALL SELECT (SELECT min(path) FROM events WHERE path > d.path AND path < ", t.hi,
+            ") FROM d WHERE d.path IS NOT NULL) SELECT e.time_ns, e.id FROM d CROSS JOIN events e ON e.path = ",
+            "d.path WHERE 1", time_, " UNION ALL SELECT e.time_ns, e.id FROM events e WHERE e.path = ", t.exact, time_);
+        return QuerySql{keys, cat("SELECT ", kEventColumns, " FROM events e WHERE e.id = :id", filters_)};
     }
+
+    struct Subtree {
+        std::string exact;  // parameter names
+        std::string lo;
+        std::string hi;
+    };
 
     db::Database& db_;
     const EventFilter& f_;
     std::vector<Bind> binds_;
     std::vector<std::string> branches_;  // ORed, disjoint
-    std::optional<std::string> subtree_;
+    std::optional<Subtree> subtree_;
     std::string filters_;  // " AND ...": the other conditions, for every branch
     std::string time_;     // " AND ...": the time bounds, for every branch
 };
 
-// The statement for a filter, all values bound. `explain` prefixes EXPLAIN QUERY PLAN.
-Result<db::Stmt> prepare_query(db::Database& db, const EventFilter& f, bool explain) {
+// A filter's statements, their values bound: the query, and for a subtree the row
+// statement (`rows`). `explain` prefixes EXPLAIN QUERY PLAN.
+struct Prepared {
+    db::Stmt query;
+    std::optional<db::Stmt> rows;
+};
+
+Result<Prepared> prepare_query(db::Database& db, const EventFilter& f, bool explain) {
     QueryBuilder q(db, f);
     auto sql = q.sql();
     if (!sql) return sql.error();
-    auto st = db.prepare(std::string(explain ? "EXPLAIN QUERY PLAN " : "") + sql.value());
-    if (!st) return st.error();
-    for (const auto& b : q.binds()) {
-        if (const auto* i = std::get_if<std::int64_t>(&b.value)) {
-            VIGIL_TRY(st->bind_int(b.name.c_str(), *i));
-        } else if (b.blob) {
-            VIGIL_TRY(st->bind_blob(b.name.c_str(), std::get<std::string>(b.value)));
-        } else {
-            VIGIL_TRY(st->bind_text(b.name.c_str(), std::get<std::string>(b.value)));
+    const std::string prefix = explain ? "EXPLAIN QUERY PLAN " : "";
+    // Each statement gets the values it names (a subtree's two statements share the list).
+    auto prepare = [&](const std::string& text) -> Result<db::Stmt> {
+        auto st = db.prepare(prefix + text);
+        if (!st) return st.error();
+        for (const auto& b : q.binds()) {
+            if (!st->parameter_index(b.name.c_str())) continue;
+            if (const auto* i = std::get_if<std::int64_t>(&b.value)) {
+                VIGIL_TRY(st->bind_int(b.name.c_str(), *i));
+            } else if (b.blob) {
+                VIGIL_TRY(st->bind_blob(b.name.c_str(), std::get<std::string>(b.value)));
+            } else {
+                VIGIL_TRY(st->bind_text(b.name.c_str(), std::get<std::string>(b.value)));
+            }
         }
+        return st;
+    };
+    auto query = prepare(sql->sql);
+    if (!query) return query.error();
+    Prepared p{std::move(query.value()), std::nullopt};
+    if (!sql->row_sql.empty()) {
+        auto rows = prepare(sql->row_sql);
+        if (!rows) return rows.error();
+        p.rows = std::move(rows.value());
     }
-    return st;
+    return p;
+}
+
+// A subtree: every key, sorted here, then each row by id (see subtree_sql()).
+Result<void> for_each_subtree_event(Prepared& p, const EventFilter& f, const EventSink& sink) {
+    std::vector<std::pair<std::int64_t, std::int64_t>> keys;  // (time_ns, id)
+    for (;;) {
+        auto row = p.query.step();
+        if (!row) return row.error();
+        if (!row.value()) break;
+        keys.emplace_back(p.query.col_int(0), p.query.col_int(1));
+    }
+    if (f.oldest_first) {
+        std::sort(keys.begin(), keys.end());
+    } else {
+        std::sort(keys.begin(), keys.end(), std::greater<>());
+    }
+    db::Stmt& rows = *p.rows;
+    auto id_index = rows.parameter_index(":id");
+    if (!id_index) return id_index.error();
+    std::int64_t shown = 0;
+    for (const auto& key : keys) {
+        if (f.limit && shown >= *f.limit) break;
+        rows.rewind();
+        VIGIL_TRY(rows.bind_int_at(id_index.value(), key.second));
+        auto row = rows.step();
+        if (!row) return row.error();
+        if (!row.value()) continue;  // another condition ruled it out
+        ++shown;
+        if (!sink(event_row(rows))) break;
+    }
+    return {};
 }
 
 }  // namespace
 
 Result<std::vector<std::string>> explain_event_query(db::Database& db, const EventFilter& filter) {
-    auto st = prepare_query(db, filter, true);
-    if (!st) return st.error();
+    auto p = prepare_query(db, filter, true);
+    if (!p) return p.error();
     std::vector<std::string> plan;
-    for (;;) {
-        auto row = st->step();
-        if (!row) return row.error();
-        if (!row.value()) break;
-        plan.push_back(st->col_blob(3));
+    for (db::Stmt* st : {&p->query, p->rows ? &*p->rows : nullptr}) {
+        if (st == nullptr) continue;
+        for (;;) {
+            auto row = st->step();
+            if (!row) return row.error();
+            if (!row.value()) break;
+            plan.push_back(st->col_blob(3));
+        }
     }
     return plan;
 }
 
 Result<void> for_each_event(db::Database& db, const EventFilter& filter, const EventSink& sink) {
-    auto st = prepare_query(db, filter, false);
-    if (!st) return st.error();
+    auto p = prepare_query(db, filter, false);
+    if (!p) return p.error();
+    if (p->rows) {
+        auto txn = db::ReadTxn::begin(db);  // keys and rows from one snapshot
+        if (!txn) return txn.error();
+        return for_each_subtree_event(p.value(), filter, sink);
+    }
+    db::Stmt& st = p->query;
     for (;;) {
-        auto row = st->step();
+        auto row = st.step();
         if (!row) return row.error();
-        if (!row.value() || !sink(event_row(st.value()))) return {};
+        if (!row.value() || !sink(event_row(st))) return {};
     }
 }
 

@@ -133,6 +133,8 @@ void Stmt::reset() noexcept {
     sqlite3_clear_bindings(stmt_.get());
 }
 
+void Stmt::rewind() noexcept { sqlite3_reset(stmt_.get()); }
+
 bool Stmt::is_null(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
 std::int64_t Stmt::col_int(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
 std::string Stmt::col_blob(int col) const {
@@ -318,6 +320,16 @@ Result<void> WriteTxn::commit() {
     if (rc != SQLITE_OK) return db_->error(rc, "commit");
     db_ = nullptr;
     return {};
+}
+
+Result<ReadTxn> ReadTxn::begin(Database& db) {
+    if (auto r = db.exec("BEGIN", "start a read transaction"); !r) return r.error();
+    return ReadTxn(&db);
+}
+
+// Nothing was written: ending it cannot lose anything, so a failure is not reported.
+ReadTxn::~ReadTxn() {
+    if (db_ != nullptr) sqlite3_exec(db_->handle(), "COMMIT", nullptr, nullptr, nullptr);
 }
 
 WriteTxn::~WriteTxn() {

@@ -49,6 +49,7 @@ public:
     Result<bool> step();  // true: a row is ready; false: done
     Result<void> run();   // step until done, then reset
     void reset() noexcept;
+    void rewind() noexcept;  // reset, keeping the bound values: the same query for the next key
 
     bool is_null(int col) const;
     int col_type(int col) const { return sqlite3_column_type(stmt_.get(), col); }  // SQLITE_NULL, _INTEGER, ...
@@ -103,6 +104,23 @@ public:
 
 private:
     explicit WriteTxn(Database* db) : db_(db) {}
+    Database* db_ = nullptr;
+};
+
+// RAII for a read transaction (BEGIN ... COMMIT): statements run one after another see
+// one snapshot, and SQLite keeps its lock and page cache between them instead of taking
+// and dropping both per statement.
+class [[nodiscard]] ReadTxn {
+public:
+    static Result<ReadTxn> begin(Database& db);
+    ReadTxn(ReadTxn&& o) noexcept : db_(std::exchange(o.db_, nullptr)) {}
+    ReadTxn& operator=(ReadTxn&&) = delete;
+    ReadTxn(const ReadTxn&) = delete;
+    ReadTxn& operator=(const ReadTxn&) = delete;
+    ~ReadTxn();
+
+private:
+    explicit ReadTxn(Database* db) : db_(db) {}
     Database* db_ = nullptr;
 };
 
