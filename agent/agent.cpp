@@ -106,7 +106,7 @@ Result<std::unique_ptr<WatchSource>> Agent::make_source() const {
         return std::unique_ptr<WatchSource>(std::move(ino.value()));
     };
     if (options_.watcher == "inotify") return inotify();
-    auto fan = FanotifySource::create();
+    auto fan = FanotifySource::create(policy_->kernel_queue_events);
     if (fan) return std::unique_ptr<WatchSource>(std::move(fan.value()));
     if (options_.watcher == "fanotify") return fan.error();
     // auto: inotify still sees every change, only without the actor; say why once, loudly.

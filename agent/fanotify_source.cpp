@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/attribution.h"
+#include "agent/kernel_queue_depth.h"
 #include "agent/log.h"
 #include "common/escape.h"
 #include "common/rule_match.h"
@@ -43,8 +44,9 @@ std::int64_t realtime_ns() { return realtime_now_ns(); }
 
 }  // namespace
 
-Result<std::unique_ptr<FanotifySource>> FanotifySource::create() {
+Result<std::unique_ptr<FanotifySource>> FanotifySource::create(std::uint32_t queue_events) {
     std::unique_ptr<FanotifySource> src(new FanotifySource());
+    const KernelQueueDepth depth(queue_events);  // for the fanotify_init calls below
     src->self_ = ::getpid();
     const unsigned base = FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME | FAN_REPORT_FID;
     struct Try {
@@ -121,8 +123,7 @@ Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool 
     const auto known = dirs_.find(key);
     const bool accesses_ignored = known != dirs_.end() && known->second.accesses_ignored;
     if ((out_of_scope_.erase(key) != 0 || (access && accesses_ignored)) && filesystem_mark)
-        (void)::fanotify_mark(fd_.get(), FAN_MARK_REMOVE | FAN_MARK_IGNORE, kIgnoreMask | kAccessMask, dirfd,
-                              nullptr);
+        (void)::fanotify_mark(fd_.get(), FAN_MARK_REMOVE | FAN_MARK_IGNORE, kIgnoreMask | kAccessMask, dirfd, nullptr);
     std::uint64_t mask = filesystem_mark ? 0 : kModifyMask;
     // Directory trees watched for access get opens and reads from the filesystem mark, so
     // a new directory's first reads are seen; anything else from its own inode mark.
@@ -137,8 +138,7 @@ Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool 
     return {};
 }
 
-FanotifySource::KnownDir& FanotifySource::learn_dir(const std::string& key, const std::string& path,
-                                                    DirWatch watch) {
+FanotifySource::KnownDir& FanotifySource::learn_dir(const std::string& key, const std::string& path, DirWatch watch) {
     // Count directories, not calls: a directory marked again (rescan, two rules) is one.
     auto [it, inserted] = dirs_.try_emplace(key);
     if (inserted) ++marks_;

@@ -40,7 +40,8 @@ namespace vigil::agent {
 class FanotifySource final : public WatchSource {
 public:
     // Probes the kernel's features, dropping optional ones it refuses (pidfd, target FID).
-    static Result<std::unique_ptr<FanotifySource>> create();
+    // `queue_events`: the depth of the group's kernel queue (see kernel_queue_depth.h).
+    static Result<std::unique_ptr<FanotifySource>> create(std::uint32_t queue_events);
 
     std::string_view name() const override { return "fanotify"; }
     int fd() const override { return fd_.get(); }
@@ -90,7 +91,7 @@ private:
     struct KnownDir {
         std::string path;
         DirWatch watch = DirWatch::Modify;
-        bool inode_access = false;     // an inode mark for opens and reads (never ignore them)
+        bool inode_access = false;      // an inode mark for opens and reads (never ignore them)
         bool accesses_ignored = false;  // an ignore mark for opens and reads
     };
     std::unordered_map<std::string, KnownDir> dirs_;  // handle key -> directory in scope

@@ -19,7 +19,7 @@ struct RawEvent {
     std::string path;
     std::optional<std::string> old_path;  // rename
     bool is_dir = false;
-    pid_t pid = 0;       // 0: unknown (inotify)
+    pid_t pid = 0;  // 0: unknown (inotify)
     // The kernel's pidfd for `pid`, when it gave one. Borrowed: the watcher owns it and
     // closes it once on_event returns, so it never rides along in a queue.
     int pidfd = -1;

@@ -188,7 +188,7 @@ wait_caught_up() {
 }
 
 start_vigild() {  # start_vigild WATCHER NAME
-    rm -f "$DB" "$DB-wal" "$DB-shm" "$DB.agent.status"
+    rm -f "$DB" "$DB-wal" "$DB-shm" "$DB.agent.status" "$DB.key" "$DB.verification-key"  # a fresh sealed database each run
     /usr/bin/time -f '%e %U %S %M' -o "$WORK/$2.agent.time" \
         "$VIGILD" --policy "$POLICY" --db "$DB" --watcher "$1" 2>"$WORK/$2.agent.err" &
     time_pid=$!

@@ -309,7 +309,7 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
     }
     if (!doc.is_object()) return Error::msg(where + ": the top level must be an object {\"rules\": [...]}");
     for (const auto& [key, value] : doc.items()) {
-        if (key != "rules" && key != "sealing")
+        if (key != "rules" && key != "sealing" && key != "limits")
             return Error::msg(where + ": unknown top-level key " + quote_value(key));
     }
     if (!doc.contains("rules") || !doc["rules"].is_array())
@@ -329,6 +329,20 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
                                   ": \"sealing\": \"epoch_seconds\" must be a whole number of seconds from 1 "
                                   "to 86400");
             policy.seal_epoch_seconds = value.get<std::int64_t>();
+        }
+    }
+    if (doc.contains("limits")) {
+        const auto& limits = doc["limits"];
+        if (!limits.is_object()) return Error::msg(where + ": \"limits\" must be an object");
+        for (const auto& [key, value] : limits.items()) {
+            if (key != "kernel_queue_events")
+                return Error::msg(where + ": \"limits\": unknown key " + quote_value(key) +
+                                  " (known: kernel_queue_events)");
+            if (!value.is_number_integer() || value.get<std::int64_t>() < 1024 || value.get<std::int64_t>() > 4'194'304)
+                return Error::msg(where +
+                                  ": \"limits\": \"kernel_queue_events\" must be a whole number from 1024 "
+                                  "to 4194304");
+            policy.kernel_queue_events = static_cast<std::uint32_t>(value.get<std::int64_t>());
         }
     }
     std::set<std::string> seen;

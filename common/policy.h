@@ -62,6 +62,9 @@ struct Policy {
     // How long one sealing key lives in the agent ("sealing": {"epoch_seconds": N});
     // fixed in the database when sealing starts. docs/tamper-evidence.md.
     std::int64_t seal_epoch_seconds = 900;
+    // How many events the agent's fanotify queue in the kernel holds before it overflows
+    // ("limits": {"kernel_queue_events": N}); docs/policy.md.
+    std::uint32_t kernel_queue_events = 262'144;
 };
 
 inline constexpr std::string_view kDefaultPolicyPath = "/etc/vigil/policy.json";

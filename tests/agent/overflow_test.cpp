@@ -3,6 +3,7 @@
 // row, and every file must be known — through its own event or through the rescan.
 #include <catch2/catch.hpp>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <set>
@@ -51,7 +52,10 @@ TEST_CASE("fanotify queue overflow is recorded and repaired by a rescan", "[kern
     const std::string root = dir / "tree";
     vigil::test::make_dirs(root);
     const std::string db = dir / "db/vigil.db";
-    const std::string policy = vigil::test::write_policy(dir, root);
+    // The kernel's default queue depth, not the agent's deeper default.
+    const std::string policy = dir / "policy.json";
+    vigil::test::write_file(policy, R"({"limits":{"kernel_queue_events":16384},"rules":[{"path":")" + root + R"("}]})");
+    ::chmod(policy.c_str(), 0644);
     vigil::test::BackgroundProcess agent(VIGILD_BIN, {"--policy", policy, "--db", db});
     REQUIRE(agent.wait_for_output("ready"));
 
@@ -76,4 +80,33 @@ TEST_CASE("fanotify queue overflow is recorded and repaired by a rescan", "[kern
     for (int i = 0; i < kFiles; ++i) missing += c.created.count(root + "/f" + std::to_string(i)) == 0;
     CHECK(missing == 0);
     CHECK_THAT(agent.output(), Catch::Contains("rescanning"));
+}
+
+TEST_CASE("a burst deeper than the kernel's default queue is not lost", "[kernel][agent][overflow]") {
+    const std::string sysctl = "/proc/sys/fs/fanotify/max_queued_events";
+    const std::string before = vigil::test::read_file(sysctl);
+    vigil::test::TempDir dir;
+    const std::string root = dir / "tree";
+    vigil::test::make_dirs(root);
+    const std::string db = dir / "db/vigil.db";
+    const std::string policy = vigil::test::write_policy(dir, root);
+    vigil::test::BackgroundProcess agent(VIGILD_BIN, {"--policy", policy, "--db", db});
+    REQUIRE(agent.wait_for_output("ready"));
+    CHECK(vigil::test::read_file(sysctl) == before);  // raised only while the group was made
+
+    agent.signal(SIGSTOP);  // the agent reads nothing while 20,000 files appear
+    constexpr int kFiles = 20000;
+    for (int i = 0; i < kFiles; ++i) vigil::test::write_file(root + "/f" + std::to_string(i), "x");
+    agent.signal(SIGCONT);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (count_rows(db).created.size() < kFiles && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    agent.signal(SIGTERM);
+    REQUIRE(agent.wait() == 0);
+
+    const Counts c = count_rows(db);
+    CHECK(c.overflow == 0);
+    CHECK(c.rescan == 0);
+    CHECK(c.created.size() == kFiles);
+    CHECK(c.scanned.empty());  // every create is the kernel's own event
 }

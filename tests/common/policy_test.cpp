@@ -147,3 +147,22 @@ TEST_CASE("policy files must be trustworthy", "[kernel][policy]") {
     REQUIRE_FALSE(missing);
     CHECK_THAT(missing.error().message(), Catch::Contains("nope.json") && Catch::Contains("No such file"));
 }
+
+TEST_CASE("top-level sealing and limits settings, with their bounds", "[unit][policy]") {
+    auto p = parse_policy(
+        R"({"sealing":{"epoch_seconds":60},"limits":{"kernel_queue_events":65536},"rules":[{"path":"/etc"}]})",
+        "t.json");
+    REQUIRE(p);
+    CHECK(p->seal_epoch_seconds == 60);
+    CHECK(p->kernel_queue_events == 65536);
+    auto d = parse_policy(R"({"rules":[{"path":"/etc"}]})", "t.json");
+    REQUIRE(d);
+    CHECK(d->seal_epoch_seconds == 900);
+    CHECK(d->kernel_queue_events == 262144);
+    CHECK_THAT(error_of(R"({"sealing":{"epoch_seconds":0},"rules":[{"path":"/etc"}]})"),
+               Catch::Contains("\"epoch_seconds\" must be a whole number of seconds from 1 to 86400"));
+    CHECK_THAT(error_of(R"({"sealing":{"epoch":5},"rules":[{"path":"/etc"}]})"), Catch::Contains("unknown key"));
+    CHECK_THAT(error_of(R"({"limits":{"kernel_queue_events":10},"rules":[{"path":"/etc"}]})"),
+               Catch::Contains("from 1024 to 4194304"));
+    CHECK_THAT(error_of(R"({"limits":[],"rules":[{"path":"/etc"}]})"), Catch::Contains("\"limits\" must be an object"));
+}
