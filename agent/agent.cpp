@@ -72,6 +72,7 @@ Result<void> Agent::start() {
     if (!policy) return policy.error();
     policy_ = std::make_unique<Policy>(std::move(policy.value()));
     matcher_ = std::make_unique<RuleMatcher>(*policy_);
+    events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
 
     const std::string dir = dir_of(options_.db_path);
     if (auto r = make_private_dirs(dir); !r) return r.error();
@@ -538,6 +539,7 @@ void Agent::reload_policy() {
     source_ = std::move(fresh_source.value());
     std::swap(policy_, policy);
     std::swap(matcher_, matcher);
+    events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
     if (auto r = place_marks(*source_, *policy_); !r) log_error("SIGHUP: " + r.error().message());
     hash_jobs_.reopen();
     hasher_ = std::thread([this] { hash_loop(); });
@@ -558,6 +560,9 @@ void Agent::publish_status(const char* state) {
                      {"events_written", writer_->written()},
                      {"queue_depth", q.depth},
                      {"queue_max_depth", q.max_depth},
+                     {"queue_bytes", q.bytes},
+                     {"queue_max_bytes", q.max_bytes},
+                     {"queue_limit_bytes", std::size_t{policy_->queue_memory_mb} << 20},
                      {"attributed", attributor_.resolved()},
                      {"unattributed", attributor_.unresolved()},
                      {"policy", escape_bytes(policy_->source)}};
@@ -627,8 +632,10 @@ int Agent::run() {
         }
         if (lost > 0) {
             Event e =
-                agent_event(Action::Overflow,
-                            nlohmann::json{{"source", "queue"}, {"reason", "event queue full"}, {"lost", lost}}.dump());
+                agent_event(Action::Overflow, nlohmann::json{{"source", "queue"},
+                                                             {"reason", "event queue full (limits.queue_memory_mb)"},
+                                                             {"lost", lost}}
+                                                  .dump());
             if (events_.try_push(std::move(e))) {
                 const std::scoped_lock lock(known_mu_);
                 lost_ -= lost;

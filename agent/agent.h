@@ -83,7 +83,9 @@ private:
     std::uint64_t overflows_ = 0;  // guarded by known_mu_
     std::int64_t last_overflow_ns_ = 0;
 
-    BoundedQueue<Event> events_{200'000};
+    // Bounded by memory (policy limits.queue_memory_mb), not by a count: a burst of
+    // small events may queue deep while the writer catches up.
+    BoundedQueue<Event> events_{SIZE_MAX, &approx_bytes};
     BoundedQueue<HashJob> hash_jobs_{50'000};
     std::unique_ptr<Writer> writer_;
     Sealer* sealer_ = nullptr;  // owned by writer_

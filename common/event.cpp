@@ -31,6 +31,15 @@ std::string_view source_name(Source s) {
     return "?";
 }
 
+std::size_t approx_bytes(const Event& e) {
+    auto heap = [](const std::optional<std::string>& s) -> std::size_t {
+        return s && s->capacity() > 15 ? s->capacity() + 1 : 0;  // beyond the small-string buffer
+    };
+    return sizeof(Event) + heap(e.path) + heap(e.old_path) + heap(e.label) + heap(e.severity) + heap(e.sha256_before) +
+           heap(e.sha256_after) + heap(e.detail) + heap(e.actor.user) + heap(e.actor.login_user) + heap(e.actor.exe) +
+           heap(e.actor.comm) + heap(e.actor.cmdline);
+}
+
 std::int64_t realtime_now_ns() {
     timespec ts{};
     ::clock_gettime(CLOCK_REALTIME, &ts);

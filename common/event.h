@@ -1,6 +1,7 @@
 // Event: who did what to which file, when. One row of the `events` table.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -49,5 +50,9 @@ struct Event {
 };
 
 std::int64_t realtime_now_ns();
+
+// About how much memory an event holds (the struct and its strings' heap buffers): what
+// the agent's queue bound counts.
+std::size_t approx_bytes(const Event& e);
 
 }  // namespace vigil

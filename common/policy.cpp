@@ -335,14 +335,27 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
         const auto& limits = doc["limits"];
         if (!limits.is_object()) return Error::msg(where + ": \"limits\" must be an object");
         for (const auto& [key, value] : limits.items()) {
-            if (key != "kernel_queue_events")
+            struct Limit {
+                const char* name;
+                std::int64_t min, max;
+            };
+            static constexpr Limit kLimits[] = {{"kernel_queue_events", 1024, 4'194'304},
+                                                {"queue_memory_mb", 16, 65'536}};
+            const Limit* limit = nullptr;
+            for (const auto& l : kLimits)
+                if (key == l.name) limit = &l;
+            if (limit == nullptr)
                 return Error::msg(where + ": \"limits\": unknown key " + quote_value(key) +
-                                  " (known: kernel_queue_events)");
-            if (!value.is_number_integer() || value.get<std::int64_t>() < 1024 || value.get<std::int64_t>() > 4'194'304)
-                return Error::msg(where +
-                                  ": \"limits\": \"kernel_queue_events\" must be a whole number from 1024 "
-                                  "to 4194304");
-            policy.kernel_queue_events = static_cast<std::uint32_t>(value.get<std::int64_t>());
+                                  " (known: kernel_queue_events, queue_memory_mb)");
+            if (!value.is_number_integer() || value.get<std::int64_t>() < limit->min ||
+                value.get<std::int64_t>() > limit->max)
+                return Error::msg(where + ": \"limits\": \"" + limit->name + "\" must be a whole number from " +
+                                  std::to_string(limit->min) + " to " + std::to_string(limit->max));
+            if (key == "kernel_queue_events") {
+                policy.kernel_queue_events = static_cast<std::uint32_t>(value.get<std::int64_t>());
+            } else {
+                policy.queue_memory_mb = static_cast<std::uint32_t>(value.get<std::int64_t>());
+            }
         }
     }
     std::set<std::string> seen;

@@ -65,6 +65,9 @@ struct Policy {
     // How many events the agent's fanotify queue in the kernel holds before it overflows
     // ("limits": {"kernel_queue_events": N}); docs/policy.md.
     std::uint32_t kernel_queue_events = 262'144;
+    // How much memory events waiting for the database may hold ("limits":
+    // {"queue_memory_mb": N}); past it they are counted as lost and a rescan follows.
+    std::uint32_t queue_memory_mb = 512;
 };
 
 inline constexpr std::string_view kDefaultPolicyPath = "/etc/vigil/policy.json";

@@ -165,4 +165,8 @@ TEST_CASE("top-level sealing and limits settings, with their bounds", "[unit][po
     CHECK_THAT(error_of(R"({"limits":{"kernel_queue_events":10},"rules":[{"path":"/etc"}]})"),
                Catch::Contains("from 1024 to 4194304"));
     CHECK_THAT(error_of(R"({"limits":[],"rules":[{"path":"/etc"}]})"), Catch::Contains("\"limits\" must be an object"));
+    CHECK(parse_policy(R"({"limits":{"queue_memory_mb":64},"rules":[{"path":"/etc"}]})", "t.json")->queue_memory_mb ==
+          64);
+    CHECK_THAT(error_of(R"({"limits":{"queue_memory_mb":1},"rules":[{"path":"/etc"}]})"),
+               Catch::Contains("\"queue_memory_mb\" must be a whole number from 16 to 65536"));
 }
