@@ -28,7 +28,8 @@ Result<std::string> read_text_file(const std::string& path) {
         if (n < 0) return Error::from_errno(errno, "read '" + escape_bytes(path) + "'");
         if (n == 0) break;
         text.append(buf, static_cast<std::size_t>(n));
-        if (text.size() > 64U * 1024U * 1024U) return Error::msg("'" + escape_bytes(path) + "' is larger than 64 MiB");
+        if (text.size() > std::size_t{64} << 20)
+            return Error::msg("'" + escape_bytes(path) + "' is larger than 64 MiB");
     }
     return text;
 }
