@@ -20,8 +20,8 @@ struct NewSealing {
 };
 
 // Makes K_0 and writes DB.verification-key (0400) and DB.key (0600, epoch 0), and the
-// seal row (inside the caller's transaction). Refuses when a key file is already there:
-// an existing key is never silently replaced.
+// seal row (inside the caller's transaction). Only for a database without a seal record:
+// key files found beside it (an init killed before its commit) are replaced.
 Result<NewSealing> create_sealing(db::Database& db, const std::string& db_path, std::int64_t epoch_seconds,
                                   std::int64_t first_seq);
 

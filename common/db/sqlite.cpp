@@ -196,8 +196,14 @@ Result<Database> Database::open(const std::string& path, OpenMode mode) {
     if (exists && !S_ISREG(st.st_mode)) return Error::msg(file + ": is not a regular file");
     if (!exists && mode != OpenMode::Create)
         return Error::msg(file + ": does not exist (run `vigil init` to create a baseline)");
-    if (exists && st.st_size == 0)
-        return Error::msg(file + ": is an empty file, not a Vigil database; nothing was changed");
+    if (exists && st.st_size == 0) {
+        // `vigil init` killed between creating the file and its first write leaves exactly
+        // this; init may take it over (nothing is in it). Anything else refuses it untouched.
+        struct stat wal {};
+        const bool wal_has_data = ::lstat((path + "-wal").c_str(), &wal) == 0 && wal.st_size > 0;
+        if (mode != OpenMode::Create || wal_has_data)
+            return Error::msg(file + ": is an empty file, not a Vigil database; nothing was changed");
+    }
     if (!exists) {
         if (auto r = make_private_dirs(dir_of(path)); !r) return r.error();
     }

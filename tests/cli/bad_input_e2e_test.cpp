@@ -1092,7 +1092,7 @@ TEST_CASE("a database that is garbage or empty is refused and left untouched", "
     }
     SECTION("an empty file") {
         vigil::test::write_file(t.db, "");
-        for (const char* cmd : {"init", "check", "update"}) {
+        for (const char* cmd : {"check", "update"}) {
             auto r = run_vigil({cmd, "--policy", t.policy, "--db", t.db});
             INFO(cmd << "\n" << describe(r));
             CHECK(r.exit_code == kExitDatabase);
@@ -1101,6 +1101,11 @@ TEST_CASE("a database that is garbage or empty is refused and left untouched", "
             REQUIRE(::stat(t.db.c_str(), &st) == 0);
             CHECK(st.st_size == 0);
         }
+        // What `vigil init` killed before its first write leaves: init takes it over
+        // (nothing is in it to lose), so a crash never blocks the next init.
+        auto r = run_vigil({"init", "--policy", t.policy, "--db", t.db});
+        INFO(describe(r));
+        CHECK(r.exit_code == 0);
     }
     SECTION("a directory") {
         REQUIRE(::mkdir(t.db.c_str(), 0700) == 0);

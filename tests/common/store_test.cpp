@@ -145,9 +145,18 @@ TEST_CASE("foreign, empty, garbage and newer databases are refused untouched", "
 
     const std::string empty = dir / "empty.db";
     test::write_file(empty, "");
-    auto e = db::Database::open(empty, db::OpenMode::Create);
+    auto e = db::Database::open(empty, db::OpenMode::ReadWrite);
     REQUIRE_FALSE(e);
     CHECK_THAT(e.error().message(), Catch::Contains("empty"));
+    // An empty file beside a WAL with data is someone's database: even init refuses it.
+    test::write_file(empty + "-wal", "not ours");
+    auto ew = db::Database::open(empty, db::OpenMode::Create);
+    REQUIRE_FALSE(ew);
+    CHECK_THAT(ew.error().message(), Catch::Contains("empty"));
+    CHECK(test::read_file(empty + "-wal") == "not ours");
+    ::unlink((empty + "-wal").c_str());
+    // Without one, it is what an init killed before its first write leaves: init takes it over.
+    CHECK(db::Database::open(empty, db::OpenMode::Create));
 
     const std::string foreign = dir / "foreign.db";
     {
