@@ -73,6 +73,7 @@ Result<void> Agent::start() {
     policy_ = std::make_unique<Policy>(std::move(policy.value()));
     matcher_ = std::make_unique<RuleMatcher>(*policy_);
     events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
+    coalescer_.set_limit(policy_->path_events_per_second);
 
     const std::string dir = dir_of(options_.db_path);
     if (auto r = make_private_dirs(dir); !r) return r.error();
@@ -399,6 +400,21 @@ void Agent::on_event(RawEvent&& raw) {
         }
     }
 
+    if (!coalescer_.admit(e, raw)) return;  // folded into this second's row for its key
+    record(std::move(e), std::move(raw));
+}
+
+void Agent::record_folded(Coalescer::Folded&& folded) {
+    Event& e = folded.event;
+    nlohmann::json detail = e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
+    if (!detail.is_object()) detail = nlohmann::json::object();
+    detail["coalesced"] = folded.count;
+    detail["first_coalesced"] = format_rfc3339_ns(folded.first_ns);
+    e.detail = detail.dump();
+    record(std::move(e), std::move(folded.raw));
+}
+
+void Agent::record(Event&& e, RawEvent&& raw) {
     if (raw.action == Action::Modify && !raw.is_dir) {
         HashJob job{std::move(e), std::move(raw)};
         if (!hash_jobs_.try_push(std::move(job))) {
@@ -540,6 +556,7 @@ void Agent::reload_policy() {
     std::swap(policy_, policy);
     std::swap(matcher_, matcher);
     events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
+    coalescer_.set_limit(policy_->path_events_per_second);
     if (auto r = place_marks(*source_, *policy_); !r) log_error("SIGHUP: " + r.error().message());
     hash_jobs_.reopen();
     hasher_ = std::thread([this] { hash_loop(); });
@@ -563,6 +580,7 @@ void Agent::publish_status(const char* state) {
                      {"queue_bytes", q.bytes},
                      {"queue_max_bytes", q.max_bytes},
                      {"queue_limit_bytes", std::size_t{policy_->queue_memory_mb} << 20},
+                     {"coalesced", coalescer_.folded_total()},
                      {"attributed", attributor_.resolved()},
                      {"unattributed", attributor_.unresolved()},
                      {"policy", escape_bytes(policy_->source)}};
@@ -620,6 +638,7 @@ int Agent::run() {
         if (!stop && n > 0 && (fds[0].revents & POLLIN) != 0) {
             if (auto r = source_->drain(*this); !r) log_error(r.error().message());
         }
+        for (auto& folded : coalescer_.due(realtime_now_ns())) record_folded(std::move(folded));
         bool start_rescan = false;
         std::uint64_t lost = 0;
         {
@@ -658,6 +677,7 @@ int Agent::run() {
     }
     // Events the kernel queued before the signal are part of what we were asked to flush.
     if (auto r = source_->drain(*this); !r) log_error(r.error().message());
+    for (auto& folded : coalescer_.due(INT64_MAX)) record_folded(std::move(folded));
     if (rescanner.joinable()) rescanner.join();
     hash_jobs_.close();
     if (hasher_.joinable()) hasher_.join();

@@ -19,6 +19,7 @@
 
 #include "agent/attribution.h"
 #include "agent/bounded_queue.h"
+#include "agent/coalescer.h"
 #include "agent/raw_event.h"
 #include "agent/sealer.h"
 #include "agent/watch_source.h"
@@ -63,6 +64,9 @@ private:
     DirWatch dir_scope(const std::string& dir) const;  // which events in `dir` matter to the policy
     void mark_tree(WatchSource& source, const std::string& root, std::uint32_t rule, std::int64_t report_before_ns);
     void enqueue(Event event);
+    // An event past every filter: to the hasher (a write) or the writer.
+    void record(Event&& e, RawEvent&& raw);
+    void record_folded(Coalescer::Folded&& folded);
     void hash_loop();
     void reload_policy();
     void publish_status(const char* state);
@@ -91,6 +95,7 @@ private:
     Sealer* sealer_ = nullptr;  // owned by writer_
     std::thread hasher_;
     Attributor attributor_;
+    Coalescer coalescer_{100};  // main thread
 
     std::mutex known_mu_;
     std::map<std::string, std::optional<Sha256Digest>> known_;  // last known content per path

@@ -340,21 +340,25 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
                 std::int64_t min, max;
             };
             static constexpr Limit kLimits[] = {{"kernel_queue_events", 1024, 4'194'304},
-                                                {"queue_memory_mb", 16, 65'536}};
+                                                {"queue_memory_mb", 16, 65'536},
+                                                {"path_events_per_second", 1, 1'000'000}};
             const Limit* limit = nullptr;
             for (const auto& l : kLimits)
                 if (key == l.name) limit = &l;
             if (limit == nullptr)
                 return Error::msg(where + ": \"limits\": unknown key " + quote_value(key) +
-                                  " (known: kernel_queue_events, queue_memory_mb)");
+                                  " (known: kernel_queue_events, queue_memory_mb, path_events_per_second)");
             if (!value.is_number_integer() || value.get<std::int64_t>() < limit->min ||
                 value.get<std::int64_t>() > limit->max)
                 return Error::msg(where + ": \"limits\": \"" + limit->name + "\" must be a whole number from " +
                                   std::to_string(limit->min) + " to " + std::to_string(limit->max));
+            const auto v = static_cast<std::uint32_t>(value.get<std::int64_t>());
             if (key == "kernel_queue_events") {
-                policy.kernel_queue_events = static_cast<std::uint32_t>(value.get<std::int64_t>());
+                policy.kernel_queue_events = v;
+            } else if (key == "queue_memory_mb") {
+                policy.queue_memory_mb = v;
             } else {
-                policy.queue_memory_mb = static_cast<std::uint32_t>(value.get<std::int64_t>());
+                policy.path_events_per_second = v;
             }
         }
     }

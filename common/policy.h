@@ -68,6 +68,9 @@ struct Policy {
     // How much memory events waiting for the database may hold ("limits":
     // {"queue_memory_mb": N}); past it they are counted as lost and a rescan follows.
     std::uint32_t queue_memory_mb = 512;
+    // Rows per second per (action, path, process) before the rest of that second are
+    // folded into one row with a count ("limits": {"path_events_per_second": N}).
+    std::uint32_t path_events_per_second = 100;
 };
 
 inline constexpr std::string_view kDefaultPolicyPath = "/etc/vigil/policy.json";
