@@ -141,16 +141,9 @@ Result<void> Agent::open_database() {
         info.hostname = host_name();
         auto txn = db::WriteTxn::begin(db.value());
         if (!txn) return txn.error();
-        auto state = read_sealing_state(db.value());
-        if (!state) return state.error();
-        std::optional<NewSealing> sealing;
-        if (!state->info && !state->has_sealed_rows) {
-            auto tail = read_chain_tail(db.value());
-            if (!tail) return tail.error();
-            auto fresh = create_sealing(db.value(), options_.db_path, policy_->seal_epoch_seconds, tail->seq + 1);
-            if (!fresh) return fresh.error();
-            sealing = fresh.value();
-        }
+        auto fresh = start_sealing_if_unsealed(db.value(), options_.db_path, policy_->seal_epoch_seconds);
+        if (!fresh) return fresh.error();
+        const std::optional<NewSealing>& sealing = fresh.value();
         const SealKey* seal = sealing ? &sealing->k0 : nullptr;
         if (auto id = write_baseline(db.value(), walk.records, info, seal); !id) return id.error();
         if (auto r = txn->commit(); !r) return r;
@@ -169,7 +162,7 @@ Result<void> Agent::open_database() {
     // that holds those hot pages (64 MiB, against SQLite's default 2 MiB) keeps the
     // writer from re-reading them from the OS for every batch.
     if (auto r = db->exec("PRAGMA cache_size = -65536"); !r) return r;
-    auto sealer = Sealer::prepare(db.value(), options_.db_path);
+    auto sealer = Sealer::prepare(db.value(), options_.db_path, policy_->seal_epoch_seconds);
     if (!sealer) return sealer.error();
     if (sealer.value()->new_sealing())
         log_warning("sealing started on a database made before sealing existed: the verification key is in " +

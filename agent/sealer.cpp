@@ -2,46 +2,36 @@
 
 #include <syslog.h>
 
-#include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "agent/attribution.h"
 #include "agent/log.h"
 #include "common/escape.h"
 #include "common/time_format.h"
 
 namespace vigil::agent {
-namespace {
 
-std::int64_t monotonic_now_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-}  // namespace
-
-Result<std::unique_ptr<Sealer>> Sealer::prepare(db::Database& db, const std::string& db_path) {
+Result<std::unique_ptr<Sealer>> Sealer::prepare(db::Database& db, const std::string& db_path,
+                                                std::int64_t epoch_seconds) {
     std::unique_ptr<Sealer> owner(new Sealer());
     Sealer& s = *owner;
     s.db_path_ = db_path;
-    auto state = read_sealing_state(db);
-    if (!state) return state.error();
-    if (!state->info) {
-        if (state->has_sealed_rows)
-            return Error::msg("database " + escape_bytes(db_path) +
-                              " holds sealed rows but no seal record: it was tampered with; run `vigil verify`");
-        auto tail = read_chain_tail(db);
-        if (!tail) return tail.error();
+    {
         auto txn = db::WriteTxn::begin(db);
         if (!txn) return txn.error();
-        auto fresh = create_sealing(db, db_path, kDefaultEpochSeconds, tail->seq + 1);
+        auto fresh = start_sealing_if_unsealed(db, db_path, epoch_seconds);
         if (!fresh) return fresh.error();
-        VIGIL_TRY(txn->commit());
-        s.key_ = fresh->k0;
-        s.key_file_current_ = true;
-        s.new_sealing_ = fresh.value();
-        return owner;
+        if (fresh->has_value()) {
+            VIGIL_TRY(txn->commit());
+            s.key_ = fresh->value().k0;
+            s.key_file_current_ = true;
+            s.epoch_seconds_ = epoch_seconds;
+            s.new_sealing_ = fresh->value();
+            return owner;
+        }
     }
+    auto state = read_sealing_state(db);
+    if (!state) return state.error();
     s.epoch_seconds_ = state->info->epoch_seconds;
     auto file_key = read_key_file(key_file_path(db_path));
     if (!file_key)
@@ -98,9 +88,10 @@ std::string Sealer::checkpoint_detail(const char* reason, const EventChain& chai
 Result<Sealer::BatchSeal> Sealer::before_batch(EventChain& chain, std::int64_t now_ns) {
     BatchSeal seal;
     const char* reason = nullptr;
-    // The wall clock against the monotonic one: a step back of more than a second (NTP,
-    // an operator) opens a new epoch that says so, so later rows do not look misdated.
-    const std::int64_t offset = now_ns - monotonic_now_ns();
+    // The wall clock against CLOCK_BOOTTIME (which never steps, and counts suspend as
+    // the wall clock does): a step back of more than a second (NTP, an operator) opens a
+    // new epoch that says so, so later rows do not look misdated.
+    const std::int64_t offset = now_ns - boottime_now_ns();
     const bool clock_stepped_back = last_clock_offset_ns_ != 0 && offset < last_clock_offset_ns_ - 1'000'000'000;
     clock_jump_ns_ = clock_stepped_back ? offset - last_clock_offset_ns_ : 0;
     last_clock_offset_ns_ = offset;

@@ -30,8 +30,9 @@ struct CheckpointFacts {
 class Sealer {
 public:
     // Decides the run's first epoch and key from DB.key and the database; a database
-    // never sealed starts sealing now (its verification key file is made).
-    static Result<std::unique_ptr<Sealer>> prepare(db::Database& db, const std::string& db_path);
+    // never sealed starts sealing now with `epoch_seconds` (its verification key file is made).
+    static Result<std::unique_ptr<Sealer>> prepare(db::Database& db, const std::string& db_path,
+                                                   std::int64_t epoch_seconds);
 
     const SealKey& key() const { return key_; }
     const std::optional<NewSealing>& new_sealing() const { return new_sealing_; }
@@ -69,7 +70,7 @@ private:
     std::int64_t epoch_seconds_ = kDefaultEpochSeconds;
     std::int64_t epoch_started_ns_ = 0;      // 0: the run's first epoch is not opened yet
     std::vector<std::string> alarms_;        // found at start, recorded with the first batch
-    std::int64_t last_clock_offset_ns_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC at the last batch
+    std::int64_t last_clock_offset_ns_ = 0;  // CLOCK_REALTIME - CLOCK_BOOTTIME at the last batch
     std::int64_t clock_jump_ns_ = 0;         // the step back that opened this epoch, if one did
     std::optional<NewSealing> new_sealing_;
     mutable std::mutex facts_mu_;

@@ -56,24 +56,17 @@ struct UpdateKey {
 // was sealed with. Inside the write transaction, so an agent's epoch change cannot
 // interleave. A database never sealed (made before sealing existed) starts sealing here.
 Result<UpdateKey> sealing_key_for_update(db::Database& db, const std::string& db_path, const Policy& policy) {
-    auto state = read_sealing_state(db);
-    if (!state) return state.error();
-    if (!state->info) {
-        if (state->has_sealed_rows)
-            return Error::msg("database " + escape_bytes(db_path) +
-                              " holds sealed rows but no seal record: it was tampered with; run `vigil verify`");
-        auto tail = read_chain_tail(db);
-        if (!tail) return tail.error();
-        auto fresh = create_sealing(db, db_path, policy.seal_epoch_seconds, tail->seq + 1);
-        if (!fresh) return fresh.error();
-        return UpdateKey{fresh->k0, fresh.value()};
-    }
+    auto fresh = start_sealing_if_unsealed(db, db_path, policy.seal_epoch_seconds);
+    if (!fresh) return fresh.error();
+    if (fresh->has_value()) return UpdateKey{fresh->value().k0, fresh->value()};
+    auto newest = newest_sealed_epoch(db);
+    if (!newest) return newest.error();
     auto key = read_key_file(key_file_path(db_path));
     if (!key) return Error::msg(key.error().message() + " (the sealing key; without it nothing new can be sealed)");
-    if (state->newest_epoch && key->epoch < *state->newest_epoch)
+    if (newest.value() && key->epoch < *newest.value())
         return Error::msg("key file " + escape_bytes(key_file_path(db_path)) + " is at epoch " +
                           std::to_string(key->epoch) + " but the database was sealed up to epoch " +
-                          std::to_string(*state->newest_epoch) + ": an older key was restored; refusing to seal");
+                          std::to_string(*newest.value()) + ": an older key was restored; refusing to seal");
     return UpdateKey{key.value(), std::nullopt};
 }
 

@@ -52,6 +52,21 @@ Result<SealingState> read_sealing_state(db::Database& db) {
     return s;
 }
 
+Result<std::optional<NewSealing>> start_sealing_if_unsealed(db::Database& db, const std::string& db_path,
+                                                            std::int64_t epoch_seconds) {
+    auto state = read_sealing_state(db);
+    if (!state) return state.error();
+    if (state->info) return std::optional<NewSealing>();
+    if (state->has_sealed_rows)
+        return Error::msg("database " + escape_bytes(db_path) +
+                          " holds sealed rows but no seal record: it was tampered with; run `vigil verify`");
+    auto tail = read_chain_tail(db);
+    if (!tail) return tail.error();
+    auto fresh = create_sealing(db, db_path, epoch_seconds, tail->seq + 1);
+    if (!fresh) return fresh.error();
+    return std::optional<NewSealing>(std::move(fresh.value()));
+}
+
 Result<SealKey> evolve_key_file(const std::string& db_path, const SealKey& key) {
     auto next = evolve(key);
     if (!next) return next.error();

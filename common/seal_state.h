@@ -33,6 +33,12 @@ struct SealingState {
 };
 Result<SealingState> read_sealing_state(db::Database& db);
 
+// For a writer about to seal, inside its transaction: a database without a seal record
+// (new, or made before sealing existed) starts sealing at its next event row; one with
+// sealed rows but no seal record was tampered with and is refused. nullopt: already sealed.
+Result<std::optional<NewSealing>> start_sealing_if_unsealed(db::Database& db, const std::string& db_path,
+                                                            std::int64_t epoch_seconds);
+
 // Writes `key` evolved once to DB.key (the previous key is gone from disk afterwards).
 Result<SealKey> evolve_key_file(const std::string& db_path, const SealKey& key);
 
