@@ -169,6 +169,7 @@ Result<void> Agent::open_database() {
                     escape_bytes(sealer.value()->new_sealing()->verification_key_file) + "; keep a copy offline");
     sealer_ = sealer.value().get();
     writer_ = std::make_unique<Writer>(std::move(db.value()), events_, std::move(sealer.value()));
+    writer_->set_retention_days(policy_->retention_days);
     return {};
 }
 
@@ -550,6 +551,7 @@ void Agent::reload_policy() {
     std::swap(matcher_, matcher);
     events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
     coalescer_.set_limit(policy_->path_events_per_second);
+    writer_->set_retention_days(policy_->retention_days);
     if (auto r = place_marks(*source_, *policy_); !r) log_error("SIGHUP: " + r.error().message());
     hash_jobs_.reopen();
     hasher_ = std::thread([this] { hash_loop(); });

@@ -309,7 +309,7 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
     }
     if (!doc.is_object()) return Error::msg(where + ": the top level must be an object {\"rules\": [...]}");
     for (const auto& [key, value] : doc.items()) {
-        if (key != "rules" && key != "sealing" && key != "limits")
+        if (key != "rules" && key != "sealing" && key != "limits" && key != "retention")
             return Error::msg(where + ": unknown top-level key " + quote_value(key));
     }
     if (!doc.contains("rules") || !doc["rules"].is_array())
@@ -329,6 +329,17 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
                                   ": \"sealing\": \"epoch_seconds\" must be a whole number of seconds from 1 "
                                   "to 86400");
             policy.seal_epoch_seconds = value.get<std::int64_t>();
+        }
+    }
+    if (doc.contains("retention")) {
+        const auto& retention = doc["retention"];
+        if (!retention.is_object()) return Error::msg(where + ": \"retention\" must be an object");
+        for (const auto& [key, value] : retention.items()) {
+            if (key != "days")
+                return Error::msg(where + ": \"retention\": unknown key " + quote_value(key) + " (known: days)");
+            if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > 36500)
+                return Error::msg(where + ": \"retention\": \"days\" must be a whole number of days from 1 to 36500");
+            policy.retention_days = static_cast<std::uint32_t>(value.get<std::int64_t>());
         }
     }
     if (doc.contains("limits")) {

@@ -71,6 +71,9 @@ struct Policy {
     // Rows per second per (action, path, process) before the rest of that second are
     // folded into one row with a count ("limits": {"path_events_per_second": N}).
     std::uint32_t path_events_per_second = 100;
+    // Days of events the agent keeps ("retention": {"days": N}); older whole sealing
+    // epochs are pruned daily and the prune recorded (common/event_prune.h). 0: keep all.
+    std::uint32_t retention_days = 0;
 };
 
 inline constexpr std::string_view kDefaultPolicyPath = "/etc/vigil/policy.json";

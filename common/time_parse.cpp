@@ -43,7 +43,11 @@ Result<std::int64_t> parse_when(std::string_view text, std::int64_t now_ns) {
                                      : unit == 'h' ? 3600
                                      : unit == 'd' ? 86400
                                                    : 604800;
-            return now_ns - n * per * kSecond;
+            // 100,000,000 weeks is past what nanoseconds since 1970 can hold: refuse, never wrap.
+            std::int64_t back_ns = 0;
+            if (__builtin_mul_overflow(n * per, kSecond, &back_ns) || __builtin_sub_overflow(now_ns, back_ns, &back_ns))
+                return bad(text);
+            return back_ns;
         }
     }
     int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
@@ -95,7 +99,12 @@ Result<std::int64_t> parse_when(std::string_view text, std::int64_t now_ns) {
     tm.tm_sec = second;
     const std::time_t t = ::timegm(&tm);
     if (tm.tm_mday != day) return bad(text);  // 2026-02-30 normalised to March: refuse
-    return (static_cast<std::int64_t>(t) - offset_s) * kSecond + frac_ns;
+    // Nanoseconds since 1970 in 64 bits end in 2262: a later (or far earlier) date is refused.
+    std::int64_t ns = 0;
+    if (__builtin_mul_overflow(static_cast<std::int64_t>(t) - offset_s, kSecond, &ns) ||
+        __builtin_add_overflow(ns, frac_ns, &ns))
+        return bad(text);
+    return ns;
 }
 
 }  // namespace vigil

@@ -19,3 +19,15 @@ TEST_CASE("WHEN: RFC 3339, dates, durations", "[unit][time]") {
                             "-5m", "5x", "2026-11-24T08:00:00.1234567891Z", "2026-11-24T08:00:00+24:00"})
         CHECK_FALSE(parse_when(bad, now));
 }
+
+TEST_CASE("WHEN past what 64-bit nanoseconds hold is refused, never wrapped", "[unit][time]") {
+    constexpr std::int64_t kS = 1'000'000'000;
+    const std::int64_t now = 1'800'000'000 * kS;
+    CHECK(parse_when("2262-04-11", now).value() > now);
+    CHECK_FALSE(parse_when("2999-01-01T00:00:00Z", now));
+    CHECK_FALSE(parse_when("9999-12-31", now));
+    CHECK_FALSE(parse_when("1000-01-01", now));
+    CHECK_FALSE(parse_when("100000000w", now));
+    CHECK_FALSE(parse_when("99999999d", now));
+    CHECK(parse_when("10000w", now).value() == now - std::int64_t{10000} * 604800 * kS);
+}
