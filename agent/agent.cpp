@@ -64,6 +64,7 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
 Agent::~Agent() {
     hash_jobs_.close();
     if (hasher_.joinable()) hasher_.join();
+    if (big_hasher_) big_hasher_->stop();
     if (writer_) writer_->stop();
 }
 
@@ -74,6 +75,7 @@ Result<void> Agent::start() {
     matcher_ = std::make_unique<RuleMatcher>(*policy_);
     events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
     coalescer_.set_limit(policy_->path_events_per_second);
+    inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
 
     const std::string dir = dir_of(options_.db_path);
     if (auto r = make_private_dirs(dir); !r) return r.error();
@@ -88,6 +90,10 @@ Result<void> Agent::start() {
     if (auto r = place_marks(*source_, *policy_); !r) return r.error();
 
     sealer_->set_facts({policy_->sha256_hex, own_binary_sha256(), std::string(source_->name())});
+    big_hasher_ = std::make_unique<BackgroundHasher>([this](BackgroundHasher::Job&& job, Result<FdDigest>&& d) {
+        on_background_hashed(std::move(job), std::move(d));
+    });
+    big_hasher_->start();
     hasher_ = std::thread([this] { hash_loop(); });
     writer_->start();
     started_ns_ = realtime_now_ns();
@@ -451,6 +457,12 @@ void Agent::hash_loop() {
             std::optional<Sha256Digest> after;
             std::string problem;
             if (fd) {
+                struct stat st {};
+                if (::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode) &&
+                    static_cast<std::uint64_t>(st.st_size) > inline_hash_bytes_.load()) {
+                    defer_hash(std::move(e), std::move(fd.value()), static_cast<std::uint64_t>(st.st_size));
+                    continue;
+                }
                 auto digest = hash_fd(fd->get(), path);
                 if (digest) {
                     after = digest->digest;
@@ -461,24 +473,70 @@ void Agent::hash_loop() {
                 problem =
                     fd.error().code.value() == ESTALE ? "deleted before it could be hashed" : fd.error().message();
             }
-            std::optional<Sha256Digest> before;
-            {
-                const std::scoped_lock lock(known_mu_);
-                auto it = known_.find(path);
-                if (it != known_.end()) before = it->second;
-                if (after) known_[path] = after;
-            }
-            if (before) e.sha256_before = std::string(digest_bytes(*before));
-            if (after) e.sha256_after = std::string(digest_bytes(*after));
-            nlohmann::json detail =
-                e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
-            if (!detail.is_object()) detail = nlohmann::json::object();
-            if (after && before) detail["content_changed"] = *after != *before;
-            if (!problem.empty()) detail["hash_error"] = problem;
-            if (!detail.empty()) e.detail = detail.dump();
+            fill_hash(e, after, problem);
             enqueue(std::move(e));
         }
     }
+}
+
+void Agent::fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem) {
+    const std::string path = e.path.value_or("");
+    std::optional<Sha256Digest> before;
+    {
+        const std::scoped_lock lock(known_mu_);
+        auto it = known_.find(path);
+        if (it != known_.end()) before = it->second;
+        if (after) known_[path] = after;
+    }
+    if (before) e.sha256_before = std::string(digest_bytes(*before));
+    if (after) e.sha256_after = std::string(digest_bytes(*after));
+    nlohmann::json detail = e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
+    if (!detail.is_object()) detail = nlohmann::json::object();
+    if (after && before) detail["content_changed"] = *after != *before;
+    if (!problem.empty()) detail["hash_error"] = problem;
+    if (!detail.empty()) e.detail = detail.dump();
+}
+
+void Agent::defer_hash(Event&& e, UniqueFd fd, std::uint64_t size) {
+    BackgroundHasher::Job job{e, std::move(fd), realtime_now_ns(), 0};
+    const bool queued = big_hasher_->submit(std::move(job));
+    nlohmann::json detail = e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
+    if (!detail.is_object()) detail = nlohmann::json::object();
+    detail["size"] = size;
+    if (queued) {
+        detail["hash_pending"] =
+            "over limits.inline_hash_mb: hashed in the background, the hash follows in its own row";
+    } else {
+        detail["hash"] = "skipped: background hash queue full; the next rescan compares content";
+        const std::scoped_lock lock(known_mu_);
+        rescan_pending_ = true;
+    }
+    e.detail = detail.dump();
+    enqueue(std::move(e));
+}
+
+// On the background hasher's thread. The result is a row of its own, dated when the hash
+// was taken (the write's row is long sealed), pointing back at the write it follows.
+void Agent::on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&& digest) {
+    Event e = std::move(job.event);
+    nlohmann::json detail = e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
+    if (!detail.is_object()) detail = nlohmann::json::object();
+    const std::int64_t now = realtime_now_ns();
+    detail["background_hash"] = true;
+    detail["write_observed"] = format_rfc3339_ns(e.time_ns);
+    detail["hash_seconds"] = static_cast<double>(now - job.queued_ns) / 1e9;
+    if (job.superseded) detail["superseded_writes"] = job.superseded;
+    e.detail = detail.dump();
+    e.time_ns = now;
+    std::optional<Sha256Digest> after;
+    std::string problem;
+    if (digest) {
+        after = digest->digest;
+    } else {
+        problem = digest.error().message();
+    }
+    fill_hash(e, after, problem);
+    enqueue(std::move(e));
 }
 
 void Agent::rescan() {
@@ -552,6 +610,7 @@ void Agent::reload_policy() {
     events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
     coalescer_.set_limit(policy_->path_events_per_second);
     writer_->set_retention_days(policy_->retention_days);
+    inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
     if (auto r = place_marks(*source_, *policy_); !r) log_error("SIGHUP: " + r.error().message());
     hash_jobs_.reopen();
     hasher_ = std::thread([this] { hash_loop(); });
@@ -676,6 +735,11 @@ int Agent::run() {
     if (rescanner.joinable()) rescanner.join();
     hash_jobs_.close();
     if (hasher_.joinable()) hasher_.join();
+    // A background hash of a huge file is cancelled, not waited for: its write's row is
+    // recorded (hash_pending), and the next check or rescan compares the content.
+    if (const std::size_t abandoned = big_hasher_->stop())
+        log_warning(std::to_string(abandoned) +
+                    " background hashes of large files were abandoned at stop; their rows say hash_pending");
     nlohmann::json detail{{"attributed", attributor_.resolved()},
                           {"unattributed", attributor_.unresolved()},
                           {"queue_max_depth", events_.stats().max_depth}};

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "agent/attribution.h"
+#include "agent/background_hasher.h"
 #include "agent/bounded_queue.h"
 #include "agent/coalescer.h"
 #include "agent/raw_event.h"
@@ -68,6 +69,11 @@ private:
     void record(Event&& e, RawEvent&& raw);
     void record_folded(Coalescer::Folded&& folded);
     void hash_loop();
+    // A file over limits.inline_hash_mb: its row now (hash_pending), its hash later.
+    void defer_hash(Event&& e, UniqueFd fd, std::uint64_t size);
+    void on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&& digest);
+    // The hash columns and detail of a row whose file was hashed (or could not be).
+    void fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem);
     void reload_policy();
     void publish_status(const char* state);
     void rescan();
@@ -94,6 +100,8 @@ private:
     std::unique_ptr<Writer> writer_;
     Sealer* sealer_ = nullptr;  // owned by writer_
     std::thread hasher_;
+    std::atomic<std::uint64_t> inline_hash_bytes_{64ULL << 20U};  // policy limits.inline_hash_mb
+    std::unique_ptr<BackgroundHasher> big_hasher_;
     Attributor attributor_;
     Coalescer coalescer_{100};  // main thread
 

@@ -352,13 +352,15 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
             };
             static constexpr Limit kLimits[] = {{"kernel_queue_events", 1024, 4'194'304},
                                                 {"queue_memory_mb", 16, 65'536},
-                                                {"path_events_per_second", 1, 1'000'000}};
+                                                {"path_events_per_second", 1, 1'000'000},
+                                                {"inline_hash_mb", 1, 1'048'576}};
             const Limit* limit = nullptr;
             for (const auto& l : kLimits)
                 if (key == l.name) limit = &l;
             if (limit == nullptr)
                 return Error::msg(where + ": \"limits\": unknown key " + quote_value(key) +
-                                  " (known: kernel_queue_events, queue_memory_mb, path_events_per_second)");
+                                  " (known: kernel_queue_events, queue_memory_mb, path_events_per_second, "
+                                  "inline_hash_mb)");
             if (!value.is_number_integer() || value.get<std::int64_t>() < limit->min ||
                 value.get<std::int64_t>() > limit->max)
                 return Error::msg(where + ": \"limits\": \"" + limit->name + "\" must be a whole number from " +
@@ -368,6 +370,8 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
                 policy.kernel_queue_events = v;
             } else if (key == "queue_memory_mb") {
                 policy.queue_memory_mb = v;
+            } else if (key == "inline_hash_mb") {
+                policy.inline_hash_mb = v;
             } else {
                 policy.path_events_per_second = v;
             }

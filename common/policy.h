@@ -71,6 +71,10 @@ struct Policy {
     // Rows per second per (action, path, process) before the rest of that second are
     // folded into one row with a count ("limits": {"path_events_per_second": N}).
     std::uint32_t path_events_per_second = 100;
+    // Files larger than this are hashed after a write by a background thread at idle
+    // priority ("limits": {"inline_hash_mb": N}): the write's row is recorded at once,
+    // its hash follows in a second row. A 1 TB file never stalls the pipeline.
+    std::uint32_t inline_hash_mb = 64;
     // Days of events the agent keeps ("retention": {"days": N}); older whole sealing
     // epochs are pruned daily and the prune recorded (common/event_prune.h). 0: keep all.
     std::uint32_t retention_days = 0;
