@@ -26,7 +26,7 @@ done
 [[ -f "$build/CPackConfig.cmake" ]] || fail "$build/CPackConfig.cmake missing: configure the build first"
 
 # Never clobber a real installation or an admin's files: refuse instead.
-if dpkg-query -W -f='${Status}' vigil 2>/dev/null | grep -q 'installed'; then
+if grep -q 'installed' <<<"$(dpkg-query -W -f='${Status}' vigil 2>/dev/null)"; then
     fail "the vigil package is already installed on this machine; purge it first"
 fi
 [[ ! -e /etc/vigil ]] || fail "/etc/vigil exists and does not come from the package; move it away first"
@@ -35,8 +35,13 @@ var_lib_existed=no
 
 work=$(mktemp -d /tmp/vigil-package-test.XXXXXX)
 installed=no
+agent_pid=
 cleanup() {
     local rc=$?
+    if [[ -n $agent_pid ]]; then
+        kill -KILL "$agent_pid" 2>/dev/null || true
+        wait "$agent_pid" 2>/dev/null || true
+    fi
     if [[ $installed == yes ]]; then
         echo "package_test: purging the package after a failure" >&2
         dpkg --purge vigil >/dev/null 2>&1 || true
@@ -86,7 +91,7 @@ depends=$(dpkg-deb --field "$deb" Depends)
 for lib in libc6 libssl3 libsqlite3-0 libsystemd0 libstdc++6; do
     grep -q "\b$lib\b" <<<"$depends" || fail "Depends lacks $lib: $depends"
 done
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx './conffiles' || fail "no conffiles in the control archive"
+grep -qx './conffiles' <<<"$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)" || fail "no conffiles in the control archive"
 
 step "lintian"
 # Tags the package cannot avoid are overridden in packaging/debian/lintian-overrides,
@@ -115,13 +120,13 @@ step "installed files"
 expect_file 755 root:root /usr/bin/vigil
 expect_file 755 root:root /usr/sbin/vigild
 [[ -x /usr/bin/vigil && -f /usr/bin/vigil && ! -L /usr/bin/vigil ]] || fail "/usr/bin/vigil is not an executable file"
-file -b /usr/sbin/vigild | grep -q 'ELF.*stripped' || fail "vigild is not a stripped ELF binary"
-file -b /usr/sbin/vigild | grep -q 'not stripped' && fail "vigild still has its symbols"
+kind=$(file -b /usr/sbin/vigild)
+grep -q 'ELF.*, stripped' <<<"$kind" || fail "vigild is not a stripped ELF binary: $kind"
 expect_file 755 root:root /etc/vigil
 expect_file 644 root:root /etc/vigil/policy.json
 cmp -s /etc/vigil/policy.json "$source_dir/policies/default.json" ||
     fail "/etc/vigil/policy.json is not policies/default.json"
-dpkg-query -W -f='${Conffiles}\n' vigil | grep -q '^ /etc/vigil/policy.json [0-9a-f]\{32\}' ||
+grep -q '^ /etc/vigil/policy.json [0-9a-f]\{32\}' <<<"$(dpkg-query -W -f='${Conffiles}\n' vigil)" ||
     fail "/etc/vigil/policy.json is not a conffile: $(dpkg-query -W -f='${Conffiles}' vigil)"
 [[ -d /var/lib/vigil && ! -L /var/lib/vigil ]] || fail "/var/lib/vigil is not a directory"
 expect_file 700 root:root /var/lib/vigil
@@ -134,14 +139,14 @@ for page in man8/vigil.8.gz man8/vigild.8.gz man5/vigil-policy.5.gz; do
     # Rendered with every groff warning on: a page that does not render cleanly fails.
     warnings=$(man --warnings -l "/usr/share/man/$page" 2>&1 >/dev/null)
     [[ -z $warnings ]] || fail "man $page: $warnings"
-    man -l "/usr/share/man/$page" 2>/dev/null | grep -q '^NAME' || fail "man $page has no NAME section"
+    grep -q '^NAME' <<<"$(man -l "/usr/share/man/$page" 2>/dev/null)" || fail "man $page has no NAME section"
 done
-man -l /usr/share/man/man8/vigil.8.gz 2>/dev/null | grep -q 'vigil init' || fail "vigil(8) lacks vigil init"
+grep -q 'vigil init' <<<"$(man -l /usr/share/man/man8/vigil.8.gz 2>/dev/null)" || fail "vigil(8) lacks vigil init"
 expect_file 644 root:root /usr/share/bash-completion/completions/vigil
 expect_file 644 root:root /usr/share/bash-completion/completions/vigild
 expect_file 644 root:root /usr/share/doc/vigil/copyright
 expect_file 644 root:root /usr/share/doc/vigil/changelog.gz
-zcat /usr/share/doc/vigil/changelog.gz | head -1 | grep -q "^vigil ($version) " ||
+[[ $(zcat /usr/share/doc/vigil/changelog.gz) == "vigil ($version) "* ]] ||
     fail "changelog.gz does not start with version $version"
 grep -q 'Permission is hereby granted' /usr/share/doc/vigil/copyright || fail "copyright lacks the license"
 
@@ -208,6 +213,50 @@ set -e
 ((entries > 0)) || fail "the baseline has no entries"
 echo "baseline entries: $entries"
 
+step "installed vigild behind a read-only view, as ProtectSystem=strict/ProtectHome=read-only give it"
+# vigild.service hides nothing from the agent but makes the tree read-only in its mount
+# namespace. fanotify marks are per filesystem, so changes made through the host's
+# writable mounts must still arrive, with their actor. No systemd runs here, so the
+# namespace is built by hand: the watched tree bind-mounted read-only, only for vigild.
+agent_dir="$work/agent"
+mkdir -p "$agent_dir/watched"
+echo '{"rules": [{"path": "'"$agent_dir"'/watched", "label": "pkgtest"}]}' >"$agent_dir/policy.json"
+chmod 0644 "$agent_dir/policy.json"
+unshare --mount --propagation slave bash -c '
+    set -e
+    mount --bind "$1/watched" "$1/watched"
+    mount -o remount,bind,ro "$1/watched"
+    if touch "$1/watched/probe" 2>/dev/null; then echo "the view is not read-only" >&2; exit 99; fi
+    exec /usr/sbin/vigild --policy "$1/policy.json" --db "$1/db/vigil.db"' _ "$agent_dir" \
+    >"$agent_dir/vigild.log" 2>&1 &
+agent_pid=$!
+for _ in $(seq 1 600); do
+    grep -q ' ready: ' "$agent_dir/vigild.log" && break
+    kill -0 "$agent_pid" 2>/dev/null || break
+    sleep 0.1
+done
+grep -q ' ready: ' "$agent_dir/vigild.log" || { cat "$agent_dir/vigild.log" >&2; fail "vigild never became ready"; }
+echo "written from outside" >"$agent_dir/watched/from-host"
+# The change is on record once `vigil query` shows it; SIGTERM then flushes and stops.
+for _ in $(seq 1 600); do
+    /usr/bin/vigil query --db "$agent_dir/db/vigil.db" --path "$agent_dir/watched/from-host" --action modify \
+        --format csv 2>/dev/null | grep -c ',fanotify,' >/dev/null && break
+    sleep 0.1
+done
+kill -TERM "$agent_pid"
+set +e
+wait "$agent_pid"
+rc=$?
+set -e
+agent_pid=
+[[ $rc == 0 ]] || { cat "$agent_dir/vigild.log" >&2; fail "vigild exited $rc after SIGTERM"; }
+row=$(/usr/bin/vigil query --db "$agent_dir/db/vigil.db" --path "$agent_dir/watched/from-host" --action modify \
+    --format jsonl)
+echo "$row"
+grep -q '"source":"fanotify"' <<<"$row" || fail "the change made outside the read-only view was not recorded"
+grep -q '"exe":"/usr/bin/bash"' <<<"$row" || fail "the change was recorded without its actor: $row"
+grep -q '"sha256_after":"[0-9a-f]\{64\}"' <<<"$row" || fail "the change was recorded without its new hash: $row"
+
 step "systemd-analyze verify"
 # Checks unit syntax, that ExecStart binaries exist and that Documentation= man pages
 # resolve. Messages about units other than ours (this machine's own) are not ours to fix.
@@ -221,13 +270,13 @@ step "conffile kept across a reinstall; postinst tightens /var/lib/vigil"
 echo '// local edit' >>/etc/vigil/policy.json
 chmod 0755 /var/lib/vigil
 dpkg_retry -i "$deb" >/dev/null || fail "reinstall"
-tail -1 /etc/vigil/policy.json | grep -qx '// local edit' || fail "the admin's edit of the conffile was lost"
+[[ $(tail -n 1 /etc/vigil/policy.json) == '// local edit' ]] || fail "the admin's edit of the conffile was lost"
 expect_file 700 root:root /var/lib/vigil
 
 step "dpkg --purge"
 dpkg_retry --purge vigil >/dev/null || fail "dpkg --purge"
 installed=no
-dpkg-query -W -f='${Status}' vigil 2>/dev/null | grep -q 'installed' && fail "still installed after purge"
+if grep -q 'installed' <<<"$(dpkg-query -W -f='${Status}' vigil 2>/dev/null)"; then fail "still installed after purge"; fi
 for path in /usr/bin/vigil /usr/sbin/vigild /etc/vigil /lib/systemd/system/vigild.service \
     /lib/systemd/system/vigil-report.timer /usr/share/man/man8/vigil.8.gz \
     /usr/share/bash-completion/completions/vigil /usr/share/doc/vigil; do
