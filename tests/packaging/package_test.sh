@@ -74,9 +74,9 @@ dpkg_retry() {
 step "cpack -G DEB"
 version=$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$build/CPackConfig.cmake")
 [[ -n $version ]] || fail "no CPACK_PACKAGE_VERSION in CPackConfig.cmake"
-# dpkg-deb refuses control directories that are not 0755, so the umask of the caller
-# (the tests run with 077 elsewhere) must not leak into the package.
-(umask 022 && cpack -G DEB --config "$build/CPackConfig.cmake" -B "$work/out" >"$work/cpack.log" 2>&1) ||
+# Under the strictest umask an admin may have: the package's directories must still come
+# out 0755 (packaging/directory_modes.cmake), checked below.
+(umask 077 && cpack -G DEB --config "$build/CPackConfig.cmake" -B "$work/out" >"$work/cpack.log" 2>&1) ||
     { cat "$work/cpack.log" >&2; fail "cpack failed"; }
 deb=$(find "$work/out" -maxdepth 1 -name "vigil_${version}_*.deb" -print -quit)
 [[ -n $deb ]] || { cat "$work/cpack.log" >&2; fail "no vigil_${version}_*.deb produced"; }
@@ -92,6 +92,12 @@ for lib in libc6 libssl3 libsqlite3-0 libsystemd0 libstdc++6; do
     grep -q "\b$lib\b" <<<"$depends" || fail "Depends lacks $lib: $depends"
 done
 grep -qx './conffiles' <<<"$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)" || fail "no conffiles in the control archive"
+
+contents=$(dpkg-deb --contents "$deb")
+bad_dirs=$(awk '$1 ~ /^d/ && $1 != "drwxr-xr-x"' <<<"$contents")
+[[ -z $bad_dirs ]] || fail "directories in the package that are not 0755: $bad_dirs"
+bad_owner=$(awk '$2 != "root/root"' <<<"$contents")
+[[ -z $bad_owner ]] || fail "entries in the package not owned by root: $bad_owner"
 
 step "lintian"
 # Tags the package cannot avoid are overridden in packaging/debian/lintian-overrides,
