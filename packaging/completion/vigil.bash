@@ -36,7 +36,7 @@ _vigil() {
         --action)
             # A comma-separated list: complete the word after the last comma.
             local actions="open read modify create delete rename attrib denied alert overflow rescan
-                           baseline_update agent_start agent_stop checkpoint"
+                           baseline_update agent_start agent_stop checkpoint prune"
             local done_part="" last=$cur
             if [[ $cur == *,* ]]; then
                 done_part=${cur%,*},
@@ -70,7 +70,7 @@ _vigil() {
         history) options="--db --format" ;;
         status) options="--db --format" ;;
         verify) options="--db --key-file --checkpoints" ;;
-        prune) options="--older-than --db" ;;
+        prune) options="--older-than --db --dry-run" ;;
         *) return ;;
     esac
     if [[ $cur == -* ]]; then
