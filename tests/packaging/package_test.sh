@@ -174,6 +174,39 @@ completion=$(bash -c '
 ')
 [[ $completion == $'query\ntable json jsonl csv\n--key-file' ]] || fail "completion gave: $completion"
 
+step "man pages and completion cover every command and option the binaries offer"
+# A drift check: what `vigil --help` and each `vigil CMD --help` list must be in vigil(8)
+# and in the completion, so a new command or option cannot ship undocumented.
+complete_words() {
+    bash -c '
+        source /usr/share/bash-completion/bash_completion
+        source "/usr/share/bash-completion/completions/$1"
+        shift
+        COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+        COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; COMPREPLY=()
+        "_${COMP_WORDS[0]}" "${COMP_WORDS[0]}" "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}" 2>/dev/null
+        echo " ${COMPREPLY[*]} "' _ "$@"
+}
+vigil_page=$(zcat /usr/share/man/man8/vigil.8.gz | sed 's/\\-/-/g')
+commands=$(/usr/bin/vigil --help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { exit }')
+[[ $(wc -w <<<"$commands") -ge 8 ]] || fail "could not read the commands from vigil --help: $commands"
+all_commands=$(complete_words vigil vigil "")
+for command in $commands; do
+    grep -q "^\.B $command\$" <<<"$vigil_page" || fail "vigil(8) does not document the command $command"
+    [[ $all_commands == *" $command "* ]] || fail "completion does not offer the command $command"
+    command_options=$(complete_words vigil vigil "$command" --)
+    for option in $(/usr/bin/vigil "$command" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+        grep -q -- "$option" <<<"$vigil_page" || fail "vigil(8) does not document $command $option"
+        [[ $command_options == *" $option "* ]] || fail "completion of vigil $command lacks $option"
+    done
+done
+vigild_page=$(zcat /usr/share/man/man8/vigild.8.gz | sed 's/\\-/-/g')
+vigild_options=$(complete_words vigild vigild --)
+for option in $(/usr/sbin/vigild --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+    grep -q -- "$option" <<<"$vigild_page" || fail "vigild(8) does not document $option"
+    [[ $vigild_options == *" $option "* ]] || fail "completion of vigild lacks $option"
+done
+
 step "installed binaries"
 [[ $(/usr/bin/vigil --version) == "vigil $version" ]] || fail "vigil --version: $(/usr/bin/vigil --version)"
 help=$(/usr/sbin/vigild --help) || fail "vigild --help exited non-zero"
