@@ -18,6 +18,7 @@
 #include "agent/fanotify_source.h"
 #include "agent/inotify_source.h"
 #include "agent/log.h"
+#include "agent/systemd_notify.h"
 #include "agent/thread_priority.h"
 #include "common/agent_status.h"
 #include "common/baseline_store.h"
@@ -104,6 +105,7 @@ Result<void> Agent::start() {
     log_info("ready: watching " + std::to_string(source_->marks()) + " directories with " +
              std::string(source_->name()) + (source_->has_pidfd() ? " (pidfd attribution)" : "") + ", database " +
              escape_bytes(options_.db_path));
+    notify_systemd_ready();
     return {};
 }
 
@@ -680,6 +682,7 @@ int Agent::run() {
                 } else {
                     log_info(std::string("signal ") + (si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT") +
                              ": stopping after every queued event is written");
+                    notify_systemd_stopping();
                     stop = true;
                 }
             }
