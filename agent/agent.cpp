@@ -342,7 +342,10 @@ Event Agent::agent_event(Action action, std::optional<std::string> detail) const
 
 void Agent::enqueue(Event event) {
     if (!events_.try_push(std::move(event))) {
+        const std::int64_t now = realtime_now_ns();
         const std::scoped_lock lock(known_mu_);
+        if (lost_ == 0) first_lost_ns_ = now;
+        last_lost_ns_ = now;
         ++lost_;
         rescan_pending_ = true;
     }
@@ -376,6 +379,7 @@ void Agent::on_event(RawEvent&& raw) {
                 if (it->second) e.sha256_before = std::string(digest_bytes(*it->second));
                 known_.erase(it);
             }
+            note_touched(raw.path);
         } else if (raw.action == Action::Rename && e.old_path) {
             // Everything under a renamed directory moves with it.
             // Moved out of every tree: no longer known (a rescan would call it deleted).
@@ -384,11 +388,18 @@ void Agent::on_event(RawEvent&& raw) {
             std::vector<std::pair<std::string, std::optional<Sha256Digest>>> moved;
             while (it != known_.end() && path_is_under(it->first, *e.old_path)) {
                 if (stays) moved.emplace_back(raw.path + it->first.substr(e.old_path->size()), it->second);
+                note_touched(it->first);
                 it = known_.erase(it);
             }
-            for (auto& m : moved) known_[m.first] = m.second;
+            for (auto& m : moved) {
+                note_touched(m.first);
+                known_[m.first] = m.second;
+            }
+            note_touched(*e.old_path);
+            if (!raw.path.empty()) note_touched(raw.path);
         } else if (raw.action == Action::Create) {
             known_.emplace(raw.path, std::nullopt);
+            note_touched(raw.path);
         }
     }
     if (new_dir) {
@@ -488,7 +499,10 @@ void Agent::fill_hash(Event& e, const std::optional<Sha256Digest>& after, const 
         const std::scoped_lock lock(known_mu_);
         auto it = known_.find(path);
         if (it != known_.end()) before = it->second;
-        if (after) known_[path] = after;
+        if (after) {
+            known_[path] = after;
+            note_touched(path);
+        }
     }
     if (before) e.sha256_before = std::string(digest_bytes(*before));
     if (after) e.sha256_after = std::string(digest_bytes(*after));
@@ -543,48 +557,73 @@ void Agent::on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&&
 
 void Agent::rescan() {
     log_warning("events may have been lost: rescanning every rule against the last known state");
+    {
+        // From here on, paths the event stream changes are newer than the walk: the
+        // comparison leaves them to their own rows (see touched_during_rescan_).
+        const std::scoped_lock lock(known_mu_);
+        touched_during_rescan_.emplace();
+    }
     auto walk = walk_policy(*policy_, WalkOptions{});
+    const std::size_t entries = walk.records.size();
+    std::map<std::string, std::optional<Sha256Digest>> fresh;
+    for (auto& r : walk.records) fresh.emplace(std::move(r.path), r.sha256);
+    walk.records = {};  // the walk's full records are large: only path and hash are needed
+    struct Change {
+        Action action;
+        std::string path;
+        std::optional<Sha256Digest> before, after;
+    };
+    std::vector<Change> changes;
     std::uint64_t created = 0;
     std::uint64_t modified = 0;
     std::uint64_t deleted = 0;
-    std::vector<Event> changes;
     {
         const std::scoped_lock lock(known_mu_);
-        std::map<std::string, std::optional<Sha256Digest>> fresh;
-        for (auto& r : walk.records) fresh.emplace(r.path, r.sha256);
-        auto change = [&](Action action, const std::string& path) {
-            return scan_event(action, path, matcher_->rule_for(path));
-        };
+        const std::set<std::string> touched = std::move(*touched_during_rescan_);
+        touched_during_rescan_.reset();
         for (const auto& [path, digest] : fresh) {
+            if (touched.count(path) != 0) continue;
             auto it = known_.find(path);
             if (it == known_.end()) {
-                Event e = change(Action::Create, path);
-                if (digest) e.sha256_after = std::string(digest_bytes(*digest));
-                changes.push_back(std::move(e));
+                changes.push_back({Action::Create, path, std::nullopt, digest});
                 ++created;
             } else if (it->second != digest && digest) {
-                Event e = change(Action::Modify, path);
-                if (it->second) e.sha256_before = std::string(digest_bytes(*it->second));
-                e.sha256_after = std::string(digest_bytes(*digest));
-                changes.push_back(std::move(e));
+                changes.push_back({Action::Modify, path, it->second, digest});
                 ++modified;
             }
         }
         for (const auto& [path, digest] : known_) {
-            if (fresh.count(path) != 0) continue;
-            Event e = change(Action::Delete, path);
-            if (digest) e.sha256_before = std::string(digest_bytes(*digest));
-            changes.push_back(std::move(e));
+            if (fresh.count(path) != 0 || touched.count(path) != 0) continue;
+            changes.push_back({Action::Delete, path, digest, std::nullopt});
             ++deleted;
+        }
+        // What the event stream said about a touched path stands over the older walk.
+        for (const auto& path : touched) {
+            auto it = known_.find(path);
+            if (it != known_.end()) {
+                fresh[path] = it->second;
+            } else {
+                fresh.erase(path);
+            }
         }
         known_ = std::move(fresh);
     }
-    enqueue(agent_event(
+    // The rescanner may wait for room in the queue (the writer is behind, the disk is
+    // full): what a rescan finds is the repair of a loss and must not be lost itself.
+    auto push = [this](Event e) {
+        while (!events_.try_push(std::move(e)))  // NOLINT(bugprone-use-after-move): moved only on success
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    };
+    push(agent_event(
         Action::Rescan,
-        nlohmann::json{
-            {"entries", walk.records.size()}, {"created", created}, {"modified", modified}, {"deleted", deleted}}
+        nlohmann::json{{"entries", entries}, {"created", created}, {"modified", modified}, {"deleted", deleted}}
             .dump()));
-    for (auto& e : changes) enqueue(std::move(e));
+    for (auto& c : changes) {
+        Event e = scan_event(c.action, c.path, matcher_->rule_for(c.path));
+        if (c.before) e.sha256_before = std::string(digest_bytes(*c.before));
+        if (c.after) e.sha256_after = std::string(digest_bytes(*c.after));
+        push(std::move(e));
+    }
 }
 
 void Agent::reload_policy() {
@@ -698,9 +737,13 @@ int Agent::run() {
         for (auto& folded : coalescer_.due(realtime_now_ns())) record_folded(std::move(folded));
         bool start_rescan = false;
         std::uint64_t lost = 0;
+        std::int64_t first_lost = 0;
+        std::int64_t last_lost = 0;
         {
             const std::scoped_lock lock(known_mu_);
             lost = lost_;
+            first_lost = first_lost_ns_;
+            last_lost = last_lost_ns_;
             if (rescan_pending_ && !rescan_running_.load()) {
                 start_rescan = true;
                 rescan_pending_ = false;
@@ -710,11 +753,14 @@ int Agent::run() {
             Event e =
                 agent_event(Action::Overflow, nlohmann::json{{"source", "queue"},
                                                              {"reason", "event queue full (limits.queue_memory_mb)"},
-                                                             {"lost", lost}}
+                                                             {"lost", lost},
+                                                             {"first_lost", format_rfc3339_ns(first_lost)},
+                                                             {"last_lost", format_rfc3339_ns(last_lost)}}
                                                   .dump());
             if (events_.try_push(std::move(e))) {
                 const std::scoped_lock lock(known_mu_);
                 lost_ -= lost;
+                first_lost_ns_ = last_lost_ns_;  // any lost since belong to the next row
             }
         }
         if (start_rescan) {

@@ -107,7 +107,16 @@ private:
 
     std::mutex known_mu_;
     std::map<std::string, std::optional<Sha256Digest>> known_;  // last known content per path
-    std::uint64_t lost_ = 0;  // events that did not fit in the queue since the last overflow row
+    // While a rescan walks: the paths whose known_ entry events changed meanwhile. Their
+    // rows are newer than the walk, so the rescan neither reports nor overwrites them
+    // (a storm's later write must not be undone by a walk that read the file before it).
+    std::optional<std::set<std::string>> touched_during_rescan_;
+    void note_touched(const std::string& path) {  // known_mu_ held
+        if (touched_during_rescan_) touched_during_rescan_->insert(path);
+    }
+    std::uint64_t lost_ = 0;          // events that did not fit in the queue since the last overflow row
+    std::int64_t first_lost_ns_ = 0;  // when the first and the last of them were refused
+    std::int64_t last_lost_ns_ = 0;
     bool rescan_pending_ = false;
     std::atomic<bool> rescan_running_{false};
     bool reload_pending_ = false;  // SIGHUP seen; applied when no rescan runs
