@@ -60,13 +60,14 @@ std::size_t count_path(const std::vector<Row>& rows, const std::string& path) {
     return n;
 }
 
-// No byte that could drive a terminal: C0 controls other than the newline that ends a
-// line, DEL, and nothing that is not UTF-8 (0xff never is).
+// No byte that could drive a terminal: C0 controls other than the line end ("\n", or
+// "\r\n" in CSV, RFC 4180), DEL, and nothing that is not UTF-8 (0xff never is).
 void check_printable(const std::string& out) {
-    for (const char c : out) {
-        const auto u = static_cast<unsigned char>(c);
-        INFO("byte " << static_cast<int>(u));
-        CHECK(((u >= 0x20 && u != 0x7f && u != 0xff) || u == '\n'));
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const auto u = static_cast<unsigned char>(out[i]);
+        const bool line_end = u == '\n' || (u == '\r' && i + 1 < out.size() && out[i + 1] == '\n');
+        INFO("byte " << static_cast<int>(u) << " at " << i);
+        CHECK(((u >= 0x20 && u != 0x7f && u != 0xff) || line_end));
     }
 }
 
@@ -129,7 +130,7 @@ TEST_CASE("hostile names under the agent are stored as bytes and printed escaped
         INFO(h.err);
         CHECK(h.exit_code == 0);
         check_printable(h.out);
-        CHECK_THAT(h.out, Catch::Contains(vigil::escape_bytes(path)));
+        CHECK_THAT(h.out, Catch::Contains(vigil::escape_bytes(n)));  // a table shortens paths from the left
     }
 
     // Every format of the whole tree: nothing raw reaches the output, one line per row.
@@ -315,7 +316,7 @@ TEST_CASE("the agent waits out a database held locked by another writer and lose
 
     REQUIRE(agent.wait_for("modify", agent.root + "/held-" + std::to_string(kFiles - 1), 60));
     const auto rows = agent.stop();
-    int created = 0;
+    std::size_t created = 0;
     for (int i = 0; i < kFiles; ++i) created += find(rows, "create", agent.root + "/held-" + std::to_string(i)).size();
     CHECK(created == kFiles);
     for (const auto& r : rows) CHECK(r.at("action") != "overflow");
@@ -353,6 +354,9 @@ TEST_CASE("a SIGHUP storm neither kills nor wedges the agent", "[kernel][agent][
     vigil::test::write_file(agent.root + "/after-storm", "still here\n");
     REQUIRE(agent.wait_for("modify", agent.root + "/after-storm", 60));
     const auto rows = agent.stop();  // exit code 0, checked by stop()
-    for (int n = 50; n <= i - i % 50; n += 50)
-        CHECK(find(rows, "create", agent.root + "/during-" + std::to_string(n)).size() == 1);
+    // Each reload swaps watchers: an event may reach both (twice), never neither.
+    for (int n = 50; n <= i - i % 50; n += 50) {
+        INFO("during-" << n);
+        CHECK_FALSE(find(rows, "create", agent.root + "/during-" + std::to_string(n)).empty());
+    }
 }

@@ -72,10 +72,10 @@ public:
             const std::string away = dir + ".away";
             for (;;) {
                 if (::rename(dir.c_str(), away.c_str()) == 0) {
-                    (void)::symlink(target.c_str(), dir.c_str());
+                    const bool linked = ::symlink(target.c_str(), dir.c_str()) == 0;
                     ::usleep(200);
-                    (void)::unlink(dir.c_str());
-                    (void)::rename(away.c_str(), dir.c_str());
+                    if (linked && ::unlink(dir.c_str()) < 0) ::_exit(1);
+                    if (::rename(away.c_str(), dir.c_str()) < 0) ::_exit(1);
                 }
                 ::usleep(200);
             }
