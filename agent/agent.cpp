@@ -230,7 +230,10 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
     const Rule& rule = policy_->rules[rule_index];
     auto root_fd = open_at(AT_FDCWD, root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW, root);
     if (!root_fd) {
-        log_warning("cannot watch " + root_fd.error().message());
+        // Gone before it could be watched (created and removed at once): its delete event
+        // follows, so a line for each would be noise in a flood (RELIABILITY.md B3 #28).
+        if (root_fd.error().code != std::errc::no_such_file_or_directory)
+            log_warning("cannot watch " + root_fd.error().message());
         return;
     }
     struct stat root_st {};

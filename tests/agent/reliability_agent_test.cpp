@@ -236,6 +236,7 @@ TEST_CASE("files deleted before they can be hashed are recorded, and the agent's
         CHECK(deleted == kFiles);
         // No error spam: the agent's log does not grow with the flood.
         const std::string out = agent.proc->output();
+        INFO(out);
         CHECK(std::count(out.begin(), out.end(), '\n') < 40);
     }
 }
