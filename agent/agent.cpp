@@ -239,7 +239,10 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
     const Rule& rule = policy_->rules[rule_index];
     auto root_fd = open_at(AT_FDCWD, root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW, root);
     if (!root_fd) {
-        log_warning("cannot watch " + root_fd.error().message());
+        // Gone before it could be watched (created and removed at once): its delete event
+        // follows, so a line for each would be noise in a flood (RELIABILITY.md B3 #28).
+        if (root_fd.error().code != std::errc::no_such_file_or_directory)
+            log_warning("cannot watch " + root_fd.error().message());
         return;
     }
     struct stat root_st {};
@@ -639,20 +642,24 @@ void Agent::reload_policy() {
         log_error("SIGHUP: cannot start a new watcher, the old policy stays active: " + fresh_source.error().message());
         return;
     }
-    // Drain the old watcher first so nothing it queued is lost; let the hasher finish what
-    // it holds (it uses the current source), then swap and restart it.
+    // The new watcher's marks go in before the old watcher is read for the last time, so
+    // an event in between reaches one of them or both (then twice), never neither: marking
+    // after the last drain lost what happened in between (the SIGHUP storm test in
+    // tests/agent/reliability_agent_test.cpp). The hasher touches neither policy nor
+    // matcher, so they change under it; it finishes the old watcher's jobs (it opens files
+    // through the current source) before the sources are swapped and it is restarted.
+    std::swap(policy_, policy);
+    std::swap(matcher_, matcher);
+    if (auto r = place_marks(*fresh_source.value(), *policy_); !r) log_error("SIGHUP: " + r.error().message());
     if (auto r = source_->drain(*this); !r) log_error(r.error().message());
     hash_jobs_.close();
     if (hasher_.joinable()) hasher_.join();
     const std::unique_ptr<WatchSource> old_source = std::move(source_);
     source_ = std::move(fresh_source.value());
-    std::swap(policy_, policy);
-    std::swap(matcher_, matcher);
     events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
     coalescer_.set_limit(policy_->path_events_per_second);
     writer_->set_retention_days(policy_->retention_days);
     inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
-    if (auto r = place_marks(*source_, *policy_); !r) log_error("SIGHUP: " + r.error().message());
     hash_jobs_.reopen();
     hasher_ = std::thread([this] { hash_loop(); });
     sealer_->set_facts({policy_->sha256_hex, own_binary_sha256(), std::string(source_->name())});
