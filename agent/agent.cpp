@@ -74,6 +74,7 @@ Result<void> Agent::start() {
     matcher_ = std::make_unique<RuleMatcher>(*policy_);
     events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
     coalescer_.set_limit(policy_->path_events_per_second);
+    judge_.set_policy(*policy_);
 
     const std::string dir = dir_of(options_.db_path);
     if (auto r = make_private_dirs(dir); !r) return r.error();
@@ -408,18 +409,25 @@ void Agent::record_folded(Coalescer::Folded&& folded) {
 }
 
 void Agent::record(Event&& e, RawEvent&& raw) {
+    // Expectations and leak signs, for every event recorded (agent/event_judge.h).
+    std::vector<Event> alerts = judge_.judge(e, *policy_, *matcher_, boottime_now_ns());
     if (raw.action == Action::Modify && !raw.is_dir) {
         HashJob job{std::move(e), std::move(raw)};
         if (!hash_jobs_.try_push(std::move(job))) {
             Event unhashed = std::move(job.event);  // NOLINT(bugprone-use-after-move): try_push moves only on success
-            unhashed.detail = R"({"hash":"skipped: hash queue full; the next rescan compares content"})";
+            nlohmann::json detail =
+                unhashed.detail ? nlohmann::json::parse(*unhashed.detail, nullptr, false) : nlohmann::json::object();
+            if (!detail.is_object()) detail = nlohmann::json::object();
+            detail["hash"] = "skipped: hash queue full; the next rescan compares content";
+            unhashed.detail = detail.dump();
             enqueue(std::move(unhashed));
             const std::scoped_lock lock(known_mu_);
             rescan_pending_ = true;
         }
-        return;
+    } else {
+        enqueue(std::move(e));
     }
-    enqueue(std::move(e));
+    for (auto& alert : alerts) enqueue(std::move(alert));
 }
 
 void Agent::on_overflow(Source source, const std::string& what) {
@@ -550,6 +558,7 @@ void Agent::reload_policy() {
     std::swap(matcher_, matcher);
     events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
     coalescer_.set_limit(policy_->path_events_per_second);
+    judge_.set_policy(*policy_);
     if (auto r = place_marks(*source_, *policy_); !r) log_error("SIGHUP: " + r.error().message());
     hash_jobs_.reopen();
     hasher_ = std::thread([this] { hash_loop(); });
@@ -576,6 +585,11 @@ void Agent::publish_status(const char* state) {
                      {"coalesced", coalescer_.folded_total()},
                      {"attributed", attributor_.resolved()},
                      {"unattributed", attributor_.unresolved()},
+                     {"unexpected", judge_.unexpected()},
+                     {"not_evaluated", judge_.not_evaluated()},
+                     {"alerts", judge_.alerts()},
+                     {"last_alert", judge_.last_alert_ns() ? nlohmann::json(format_rfc3339_ns(judge_.last_alert_ns()))
+                                                           : nlohmann::json()},
                      {"policy", escape_bytes(policy_->source)}};
     {
         const std::scoped_lock lock(known_mu_);

@@ -20,6 +20,7 @@
 #include "agent/attribution.h"
 #include "agent/bounded_queue.h"
 #include "agent/coalescer.h"
+#include "agent/event_judge.h"
 #include "agent/raw_event.h"
 #include "agent/sealer.h"
 #include "agent/watch_source.h"
@@ -96,6 +97,7 @@ private:
     std::thread hasher_;
     Attributor attributor_;
     Coalescer coalescer_{100};  // main thread
+    EventJudge judge_;          // main thread: expectations and alerts (issue 8)
 
     std::mutex known_mu_;
     std::map<std::string, std::optional<Sha256Digest>> known_;  // last known content per path
