@@ -137,7 +137,7 @@ std::string hours_excluding_now() {
 
 }  // namespace
 
-TEST_CASE("a support user reading a sales-only file is unexpected, a sales user is not",
+TEST_CASE("the agent marks a support user reading a sales-only file unexpected, a sales user not",
           "[kernel][root][agent][expect]") {
     const Roles roles;
     vigil::test::TempDir base;
@@ -205,7 +205,8 @@ TEST_CASE("a support user reading a sales-only file is unexpected, a sales user 
     CHECK(users.count(roles.support.name) == 1);
     CHECK(users.count(roles.outsider.name) == 1);
     CHECK(users.count(roles.sales.name) == 1);  // the sudo'd read only (checked by auid above)
-    auto table = vigil::test::run_vigil({"query", "--db", agent.db, "--unexpected", "--path", file});
+    auto table =
+        vigil::test::run_vigil({"query", "--db", agent.db, "--unexpected", "--path", file, "--format", "table"});
     REQUIRE(table.exit_code == 0);
     CHECK_THAT(table.out, Catch::Contains("read (unexpected)") && Catch::Contains(roles.outsider.name));
 

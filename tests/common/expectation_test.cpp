@@ -90,7 +90,8 @@ TEST_CASE("expectation entries parse in their four forms and refuse others", "[u
                Catch::Contains("user:NAME, group:NAME, uid:N or gid:N"));
 }
 
-TEST_CASE("a support user reading a sales-only file is unexpected, a sales user is not", "[unit][expectation]") {
+TEST_CASE("matching: a support user reading a sales-only file is unexpected, a sales user is not",
+          "[unit][expectation]") {
     FakeDirectory dir;
     const Expectation x = sales_only();
 
