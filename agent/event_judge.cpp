@@ -57,7 +57,28 @@ EventJudge::EventJudge(std::unique_ptr<IdentityDirectory> directory) : directory
 void EventJudge::set_policy(const Policy& policy) {
     ::tzset();  // "hours" are local: take a changed /etc/localtime or TZ with the new policy
     active_ = false;
-    for (const Rule& r : policy.rules) active_ = active_ || r.expect || r.alert;
+    for (std::size_t i = 0; i < policy.rules.size(); ++i) {
+        const Rule& r = policy.rules[i];
+        active_ = active_ || r.expect || r.alert;
+        if (r.expect) warn_unknown_names(i, r);
+    }
+}
+
+// A misspelt group in an expectation would make every access unexpected (or, in a list
+// of several, silently expect nobody by that name): say so once, when the policy loads.
+// Not an error: the name may come into being later (a new LDAP group).
+void EventJudge::warn_unknown_names(std::size_t index, const Rule& rule) const {
+    for (const auto* list : {&rule.expect->read, &rule.expect->modify}) {
+        if (!list->has_value()) continue;
+        for (const Principal& p : **list) {
+            const bool known = p.kind == Principal::Kind::User    ? nss_user_id(p.name).has_value()
+                               : p.kind == Principal::Kind::Group ? nss_group_id(p.name).has_value()
+                                                                  : true;
+            if (!known)
+                log_warning("rule " + std::to_string(index + 1) + " (" + escape_bytes(rule.path) + "): " +
+                            escape_bytes(p.text()) + " is not known to NSS now; it matches nobody until it exists");
+        }
+    }
 }
 
 Event EventJudge::make_alert(const Event& e, const Rule& rule, const LeakDetector::Signal& sig,

@@ -40,6 +40,7 @@ public:
     std::int64_t last_alert_ns() const { return last_alert_ns_; }
 
 private:
+    void warn_unknown_names(std::size_t index, const Rule& rule) const;
     Event make_alert(const Event& e, const Rule& rule, const LeakDetector::Signal& sig, int local_minute) const;
 
     std::unique_ptr<IdentityDirectory> directory_;

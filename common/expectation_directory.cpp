@@ -48,6 +48,21 @@ Identity nss_user(std::int64_t uid) {
     return who;
 }
 
+std::optional<std::int64_t> nss_user_id(const std::string& name) {
+    passwd pw{};
+    passwd* found = nullptr;
+    std::vector<char> buf(4096);
+    for (;;) {
+        const int rc = ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
+        if (rc == ERANGE && buf.size() < kMaxBuffer) {
+            buf.resize(buf.size() * 2);
+            continue;
+        }
+        if (rc != 0 || found == nullptr) return std::nullopt;
+        return pw.pw_uid;
+    }
+}
+
 std::optional<std::int64_t> nss_group_id(const std::string& name) {
     group gr{};
     group* found = nullptr;

@@ -48,6 +48,7 @@ private:
 
 // The NSS lookups themselves, uncached.
 Identity nss_user(std::int64_t uid);
+std::optional<std::int64_t> nss_user_id(const std::string& name);
 std::optional<std::int64_t> nss_group_id(const std::string& name);
 std::optional<std::string> nss_group_name(std::int64_t gid);
 
