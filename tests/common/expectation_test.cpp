@@ -4,9 +4,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <string>
 
+#include "common/expectation_directory.h"
 #include "common/policy.h"
 #include "tests/support/temp_dir.h"
 
@@ -322,4 +325,25 @@ TEST_CASE("the example customer-data policy parses", "[unit][expectation][policy
         if (r.label == "transactions") transactions = &r;
     REQUIRE(transactions);
     CHECK(transactions->expect->read->front().text() == "group:sales");
+}
+
+TEST_CASE("NSS answers are cached for the TTL, then asked again", "[unit][expectation]") {
+    auto now = std::chrono::steady_clock::time_point{};
+    NssDirectory dir(std::chrono::seconds(60), [&] { return now; });
+    const Identity root = dir.user(0);
+    CHECK(root.name == std::optional<std::string>("root"));
+    CHECK(std::find(root.gids.begin(), root.gids.end(), 0) != root.gids.end());
+    CHECK(dir.lookups() == 1);
+    (void)dir.user(0);
+    now += std::chrono::seconds(59);
+    (void)dir.user(0);
+    CHECK(dir.lookups() == 1);  // within the TTL: no NSS call
+    now += std::chrono::seconds(2);
+    (void)dir.user(0);
+    CHECK(dir.lookups() == 2);  // a membership change in LDAP is seen after at most a TTL
+    CHECK(dir.group_id("root") == std::optional<std::int64_t>(0));
+    CHECK(dir.group_name(0) == std::optional<std::string>("root"));
+    CHECK_FALSE(dir.group_id("vigil-no-such-group"));
+    CHECK_FALSE(dir.user(4'000'000'000).name);  // no passwd entry: no name, no groups
+    CHECK(dir.user(4'000'000'000).gids.empty());
 }
