@@ -65,7 +65,9 @@ private:
     DirWatch dir_scope(const std::string& dir) const;  // which events in `dir` matter to the policy
     void mark_tree(WatchSource& source, const std::string& root, std::uint32_t rule, std::int64_t report_before_ns);
     void enqueue(Event event);
-    // An event past every filter: to the hasher (a write) or the writer.
+    // An event past every filter: judged against the policy's expectations and alerts
+    // (judge_), then to the hasher (a write) or the writer. Every file event, whatever its
+    // source (fanotify, inotify, audit `denied`), comes through here on the main thread.
     void record(Event&& e, RawEvent&& raw);
     void record_folded(Coalescer::Folded&& folded);
     void hash_loop();
