@@ -77,6 +77,7 @@ Result<void> Agent::start() {
     events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
     coalescer_.set_limit(policy_->path_events_per_second);
     inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
+    judge_.set_policy(*policy_);
 
     const std::string dir = dir_of(options_.db_path);
     if (auto r = make_private_dirs(dir); !r) return r.error();
@@ -431,18 +432,25 @@ void Agent::record_folded(Coalescer::Folded&& folded) {
 }
 
 void Agent::record(Event&& e, RawEvent&& raw) {
+    // Expectations and leak signs, for every event recorded (agent/event_judge.h).
+    std::vector<Event> alerts = judge_.judge(e, *policy_, *matcher_, boottime_now_ns());
     if (raw.action == Action::Modify && !raw.is_dir) {
         HashJob job{std::move(e), std::move(raw)};
         if (!hash_jobs_.try_push(std::move(job))) {
             Event unhashed = std::move(job.event);  // NOLINT(bugprone-use-after-move): try_push moves only on success
-            unhashed.detail = R"({"hash":"skipped: hash queue full; the next rescan compares content"})";
+            nlohmann::json detail =
+                unhashed.detail ? nlohmann::json::parse(*unhashed.detail, nullptr, false) : nlohmann::json::object();
+            if (!detail.is_object()) detail = nlohmann::json::object();
+            detail["hash"] = "skipped: hash queue full; the next rescan compares content";
+            unhashed.detail = detail.dump();
             enqueue(std::move(unhashed));
             const std::scoped_lock lock(known_mu_);
             rescan_pending_ = true;
         }
-        return;
+    } else {
+        enqueue(std::move(e));
     }
-    enqueue(std::move(e));
+    for (auto& alert : alerts) enqueue(std::move(alert));
 }
 
 void Agent::on_overflow(Source source, const std::string& what) {
@@ -660,6 +668,7 @@ void Agent::reload_policy() {
     coalescer_.set_limit(policy_->path_events_per_second);
     writer_->set_retention_days(policy_->retention_days);
     inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
+    judge_.set_policy(*policy_);
     hash_jobs_.reopen();
     hasher_ = std::thread([this] { hash_loop(); });
     sealer_->set_facts({policy_->sha256_hex, own_binary_sha256(), std::string(source_->name())});
@@ -685,6 +694,11 @@ void Agent::publish_status(const char* state) {
                      {"coalesced", coalescer_.folded_total()},
                      {"attributed", attributor_.resolved()},
                      {"unattributed", attributor_.unresolved()},
+                     {"unexpected", judge_.unexpected()},
+                     {"not_evaluated", judge_.not_evaluated()},
+                     {"alerts", judge_.alerts()},
+                     {"last_alert", judge_.last_alert_ns() ? nlohmann::json(format_rfc3339_ns(judge_.last_alert_ns()))
+                                                           : nlohmann::json()},
                      {"policy", escape_bytes(policy_->source)}};
     {
         const std::scoped_lock lock(known_mu_);

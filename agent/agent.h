@@ -21,6 +21,7 @@
 #include "agent/background_hasher.h"
 #include "agent/bounded_queue.h"
 #include "agent/coalescer.h"
+#include "agent/event_judge.h"
 #include "agent/raw_event.h"
 #include "agent/sealer.h"
 #include "agent/watch_source.h"
@@ -65,7 +66,9 @@ private:
     DirWatch dir_scope(const std::string& dir) const;  // which events in `dir` matter to the policy
     void mark_tree(WatchSource& source, const std::string& root, std::uint32_t rule, std::int64_t report_before_ns);
     void enqueue(Event event);
-    // An event past every filter: to the hasher (a write) or the writer.
+    // An event past every filter: judged against the policy's expectations and alerts
+    // (judge_), then to the hasher (a write) or the writer. Every file event, whatever its
+    // source (fanotify, inotify, audit `denied`), comes through here on the main thread.
     void record(Event&& e, RawEvent&& raw);
     void record_folded(Coalescer::Folded&& folded);
     void hash_loop();
@@ -104,6 +107,7 @@ private:
     std::unique_ptr<BackgroundHasher> big_hasher_;
     Attributor attributor_;
     Coalescer coalescer_{100};  // main thread
+    EventJudge judge_;          // main thread: expectations and alerts (issue 8)
 
     std::mutex known_mu_;
     std::map<std::string, std::optional<Sha256Digest>> known_;  // last known content per path

@@ -13,6 +13,7 @@
 
 #include "common/embedded_text.h"
 #include "common/escape.h"
+#include "common/expectation_parse.h"
 #include "common/sha256.h"
 #include "common/sys.h"
 
@@ -55,8 +56,8 @@ constexpr std::array<AttrName, 14> kAttrNames{{
     {kAttrDev, "dev"},
 }};
 
-constexpr std::array<std::string_view, 8> kRuleKeys = {"path",  "recursive", "exclude",  "check",
-                                                       "watch", "label",     "severity", "one_filesystem"};
+constexpr std::array<std::string_view, 10> kRuleKeys = {"path",  "recursive", "exclude", "check", "watch",
+                                                        "label", "severity",  "expect",  "alert", "one_filesystem"};
 
 struct DepthExceeded : std::runtime_error {
     DepthExceeded() : std::runtime_error("nesting deeper than 16 levels") {}
@@ -203,6 +204,17 @@ Result<Rule> parse_rule(const json& j, const RuleErrors& err) {
         }
         if (!found)
             return err("\"severity\" must be info, low, medium, high or critical, not " + quote_value(v.value()));
+    }
+    const RuleError fail = [&err](const std::string& what) { return err(what); };
+    if (j.contains("expect")) {
+        auto v = parse_expect(j["expect"], rule.watch, fail);
+        if (!v) return v.error();
+        rule.expect = std::move(v.value());
+    }
+    if (j.contains("alert")) {
+        auto v = parse_alert(j["alert"], rule.watch, fail);
+        if (!v) return v.error();
+        rule.alert = std::move(v.value());
     }
     return rule;
 }

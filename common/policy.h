@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/expectation.h"
 #include "common/result.h"
 
 namespace vigil {
@@ -49,6 +50,10 @@ struct Rule {
     std::string label;
     Severity severity = Severity::Medium;
     bool one_filesystem = true;
+    // Who is expected to read and modify the rule's files, and the signs of a leak to
+    // alert on (common/expectation.h). Without them the rule behaves as it always did.
+    std::optional<Expectation> expect;
+    std::optional<AlertRule> alert;
 
     // True when `path` (with basename `name`) matches one of the rule's excludes.
     bool excludes(std::string_view path, std::string_view name) const;
