@@ -107,6 +107,14 @@ struct Agent {
         if (start_now) start();
     }
 
+    // Adds a top-level setting to the policy before start(), e.g. R"("limits":{...})".
+    void add_policy_setting(const std::string& member) const {
+        std::string text = read_file(policy);
+        text.insert(1, member + ",");
+        write_file(policy, text);
+        ::chmod(policy.c_str(), 0644);
+    }
+
     // `queue_lock`: false when the caller already holds the queue lock (exclusively).
     void start(bool queue_lock = true) {
         std::optional<InotifyQueueLock> shared;

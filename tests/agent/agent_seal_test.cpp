@@ -21,12 +21,7 @@ using vigil::test::run_vigil;
 namespace {
 
 // One-second epochs: a test sees several in a few seconds.
-void use_short_epochs(Agent& agent) {
-    std::string text = vigil::test::read_file(agent.policy);
-    text.insert(1, R"("sealing":{"epoch_seconds":1},)");
-    vigil::test::write_file(agent.policy, text);
-    ::chmod(agent.policy.c_str(), 0644);
-}
+void use_short_epochs(const Agent& agent) { agent.add_policy_setting(R"("sealing":{"epoch_seconds":1})"); }
 
 vigil::test::RunResult verify(const Agent& agent, const std::string& checkpoints = "") {
     std::vector<std::string> args{"verify", "--db", agent.db, "--key-file", agent.db + ".verification-key"};
@@ -134,10 +129,7 @@ TEST_CASE("a key file restored from an older copy is an alarm that verify report
 TEST_CASE("the agent applies the policy's retention: old whole epochs go, the prune is sealed", "[kernel][agent]") {
     constexpr std::int64_t kDay = 86400LL * 1'000'000'000;
     Agent agent("fanotify", "", false);
-    std::string text = vigil::test::read_file(agent.policy);
-    text.insert(1, R"("retention":{"days":30},)");
-    vigil::test::write_file(agent.policy, text);
-    ::chmod(agent.policy.c_str(), 0644);
+    agent.add_policy_setting(R"("retention":{"days":30})");
     auto init = run_vigil({"init", "--policy", agent.policy, "--db", agent.db});
     INFO(init.err);
     REQUIRE(init.exit_code == 0);

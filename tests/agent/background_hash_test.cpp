@@ -16,12 +16,7 @@ using vigil::test::Row;
 
 namespace {
 
-void limit_inline_hash_to_1mb(Agent& agent) {
-    std::string text = vigil::test::read_file(agent.policy);
-    text.insert(1, R"("limits":{"inline_hash_mb":1},)");
-    vigil::test::write_file(agent.policy, text);
-    ::chmod(agent.policy.c_str(), 0644);
-}
+void limit_inline_hash_to_1mb(const Agent& agent) { agent.add_policy_setting(R"("limits":{"inline_hash_mb":1})"); }
 
 bool detail_has(const Row& r, const std::string& what) {
     return r.at("detail") && r.at("detail")->find(what) != std::string::npos;
