@@ -89,6 +89,7 @@ Result<void> Agent::start() {
 
     sealer_->set_facts({policy_->sha256_hex, own_binary_sha256(), std::string(source_->name())});
     hasher_ = std::thread([this] { hash_loop(); });
+    writer_->configure_outputs(policy_->output);
     writer_->start();
     started_ns_ = realtime_now_ns();
     nlohmann::json detail{{"watcher", source_->name()},           {"marks", source_->marks()},
@@ -576,7 +577,8 @@ void Agent::publish_status(const char* state) {
                      {"coalesced", coalescer_.folded_total()},
                      {"attributed", attributor_.resolved()},
                      {"unattributed", attributor_.unresolved()},
-                     {"policy", escape_bytes(policy_->source)}};
+                     {"policy", escape_bytes(policy_->source)},
+                     {"outputs", writer_->output_status()}};
     {
         const std::scoped_lock lock(known_mu_);
         j["overflows"] = overflows_;
@@ -627,6 +629,8 @@ int Agent::run() {
             reload_pending_ = false;
             log_info("SIGHUP: reloading the policy");
             reload_policy();
+            // Even when the new policy was refused: reopen the JSON-lines file (logrotate).
+            writer_->configure_outputs(policy_->output);
         }
         if (!stop && n > 0 && (fds[0].revents & POLLIN) != 0) {
             if (auto r = source_->drain(*this); !r) log_error(r.error().message());

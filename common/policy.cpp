@@ -13,6 +13,7 @@
 
 #include "common/embedded_text.h"
 #include "common/escape.h"
+#include "common/policy_output.h"
 #include "common/sha256.h"
 #include "common/sys.h"
 
@@ -309,7 +310,7 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
     }
     if (!doc.is_object()) return Error::msg(where + ": the top level must be an object {\"rules\": [...]}");
     for (const auto& [key, value] : doc.items()) {
-        if (key != "rules" && key != "sealing" && key != "limits")
+        if (key != "rules" && key != "sealing" && key != "limits" && key != "output")
             return Error::msg(where + ": unknown top-level key " + quote_value(key));
     }
     if (!doc.contains("rules") || !doc["rules"].is_array())
@@ -361,6 +362,11 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
                 policy.path_events_per_second = v;
             }
         }
+    }
+    if (doc.contains("output")) {
+        auto output = parse_output_config(doc["output"], where);
+        if (!output) return output.error();
+        policy.output = std::move(output.value());
     }
     std::set<std::string> seen;
     const auto& rules = doc["rules"];
