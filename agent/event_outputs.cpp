@@ -63,7 +63,7 @@ void FailureLog::recovered() {
 
 std::unique_ptr<EventOutputs> EventOutputs::create(const OutputConfig& config, db::Database& db, std::int64_t tail,
                                                    const EventOutputs* previous, OutputCounters& counters) {
-    std::unique_ptr<EventOutputs> out(new EventOutputs(db, counters));
+    std::unique_ptr<EventOutputs> out(new EventOutputs(counters));
     counters.jsonl_enabled = config.jsonl.has_value();
     counters.syslog_enabled = config.syslog.has_value();
     counters.jsonl_behind = 0;

@@ -79,13 +79,12 @@ public:
     void emit(std::int64_t tail);
 
 private:
-    EventOutputs(db::Database& db, OutputCounters& counters) : db_(db), counters_(counters) {}
+    explicit EventOutputs(OutputCounters& counters) : counters_(counters) {}
     Result<void> emit_rows(std::int64_t tail, bool to_file, bool to_syslog);
     bool send_syslog(const EventView& v);  // false: not taken, try again later
 
-    db::Database& db_;
     OutputCounters& counters_;
-    std::optional<db::Stmt> select_;
+    std::optional<db::Stmt> select_;  // on the writer's connection, which outlives us
     std::unique_ptr<EventWriter> jsonl_format_ = make_event_writer("jsonl", 0, false, "");
 
     std::unique_ptr<JsonlSink> jsonl_;

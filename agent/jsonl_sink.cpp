@@ -12,7 +12,9 @@
 namespace vigil::agent {
 namespace {
 
-constexpr std::size_t kTailBytes = 64 * 1024;  // longer than any line we write
+// Longer than any line we write: path, old_path, exe and cmdline hold at most 4096 raw
+// bytes each (PATH_MAX, the agent's cmdline cap), at most 5 JSON bytes per raw byte.
+constexpr std::size_t kTailBytes = std::size_t{256} * 1024;
 
 std::string dir_of(const std::string& path) {
     const auto slash = path.rfind('/');
@@ -81,7 +83,10 @@ Result<void> JsonlSink::open_file() {
         const std::string tail = read_tail(rd->get(), size);
         if (!tail.empty() && tail.back() != '\n') {
             const auto nl = tail.rfind('\n');
-            const std::uint64_t keep = nl == std::string::npos ? size - tail.size() : size - tail.size() + nl + 1;
+            if (nl == std::string::npos && tail.size() < size)
+                return Error::msg("output file " + escape_bytes(path) +
+                                  " ends in a line longer than any Vigil writes: not appending to it");
+            const std::uint64_t keep = nl == std::string::npos ? 0 : size - tail.size() + nl + 1;
             if (::ftruncate(fd->get(), static_cast<off_t>(keep)) < 0)
                 return Error::from_errno(errno, "cut the torn last line of '" + escape_bytes(path) + "'");
         }

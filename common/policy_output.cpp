@@ -42,9 +42,15 @@ Result<void> only_known_keys(const json& obj, const std::string& where, std::ini
         bool ok = false;
         for (const auto k : known) ok = ok || key == k;
         if (ok) continue;
-        std::string list;
-        for (const auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-        return Error::msg(where + ": unknown key " + quote_text(key) + " (known: " + list + ")");
+        std::string message = where + ": unknown key " + quote_text(key) + " (known: ";
+        bool first = true;
+        for (const auto k : known) {
+            if (!first) message += ", ";
+            message += k;
+            first = false;
+        }
+        message += ")";
+        return Error::msg(message);
     }
     return {};
 }

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev catch2
-          attr acl clang-format clang-tidy chromium)
+          attr acl clang-format clang-tidy chromium
+          rsyslog)  # rsyslog: tests/agent/rsyslog_test.cpp runs docs/examples/rsyslog-vigil.conf
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

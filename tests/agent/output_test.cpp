@@ -428,3 +428,26 @@ TEST_CASE("jsonl output: a full log filesystem delays lines, never loses them or
     CHECK(vigil::test::find(rows, "modify", agent.root + "/c49").size() == 1);
     CHECK_THAT(agent.proc->output(), Catch::Contains("JSON-lines output works again"));
 }
+
+TEST_CASE("jsonl output: SIGHUP reopens the file, so an outside logrotate loses no line", "[kernel][agent][output]") {
+    vigil::test::Agent agent("fanotify", "", false);
+    const std::string path = agent.dir / "events.jsonl";
+    set_output(agent, R"({"jsonl": {"path": ")" + path + R"(", "max_size_mb": 0}})");
+    agent.start();
+    for (int i = 0; i < 10; ++i) vigil::test::write_file(agent.root + "/a" + std::to_string(i), "a\n");
+    REQUIRE(agent.wait_for("modify", agent.root + "/a9"));
+    // What logrotate does without copytruncate: rename, then tell the daemon.
+    REQUIRE(::rename(path.c_str(), (path + ".1").c_str()) == 0);
+    agent.proc->signal(SIGHUP);
+    REQUIRE(agent.proc->wait_for_output("policy reloaded", 20));
+    for (int i = 0; i < 10; ++i) vigil::test::write_file(agent.root + "/b" + std::to_string(i), "b\n");
+    REQUIRE(agent.wait_for("modify", agent.root + "/b9"));
+    const auto rows = agent.stop();
+
+    const auto fresh = jsonl_lines(path, 0);
+    REQUIRE_FALSE(fresh.empty());  // a new file at the path, 0600
+    bool b9 = false;
+    for (const auto& l : fresh) b9 = b9 || l.find("\"path\":\"" + agent.root + "/b9\"") != std::string::npos;
+    CHECK(b9);
+    check_covers_database(ids_of(jsonl_lines(path, 1)), rows);  // the rotated file and the new one
+}
