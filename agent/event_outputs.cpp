@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -169,6 +170,23 @@ bool EventOutputs::send_syslog(const EventView& v) {
     syslog_log_.failed(r.error().message() + " (" + std::to_string(counters_.syslog_behind.load() + 1) +
                        " events waiting, at most " + std::to_string(syslog_->config().max_backlog) + ")");
     return false;
+}
+
+void EventOutputs::finish(std::int64_t tail, std::chrono::milliseconds budget) {
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    for (;;) {
+        emit(tail);
+        const bool behind = (syslog_ && syslog_cursor_ < tail) || (jsonl_config_ && jsonl_cursor_ < tail);
+        if (!behind) return;
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (syslog_ && syslog_cursor_ < tail)
+        log_warning("stopping with " + std::to_string(tail - syslog_cursor_) +
+                    " events not taken by the syslog receiver; they are in the database only");
+    if (jsonl_config_ && jsonl_cursor_ < tail)
+        log_warning("stopping with " + std::to_string(tail - jsonl_cursor_) +
+                    " events not yet in the JSON-lines file; the next start writes them");
 }
 
 Result<void> EventOutputs::emit_rows(std::int64_t tail, bool to_file, bool to_syslog) {

@@ -77,6 +77,9 @@ public:
     // most a few thousand rows a call: a long catch-up never stalls the writer). Cheap
     // when there is nothing to do: the writer calls it after every commit and when idle.
     void emit(std::int64_t tail);
+    // At a clean stop: gives outputs that are behind up to `budget` to take the rest, then
+    // says what is left (the file resumes at the next start; syslog does not).
+    void finish(std::int64_t tail, std::chrono::milliseconds budget);
 
 private:
     explicit EventOutputs(OutputCounters& counters) : counters_(counters) {}

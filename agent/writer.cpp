@@ -84,6 +84,7 @@ void Writer::run() {
         const std::int64_t now = realtime_now_ns();
         if (batch.empty() && !sealer_->due(now)) {
             if (queue_.closed_and_empty()) {
+                if (outputs_) outputs_->finish(committed_tail, std::chrono::seconds(2));
                 // The last row (agent_stop) goes to the log too: a cut after a clean stop
                 // is then provable against it.
                 sealer_->announce_tail(chain->tail());

@@ -380,6 +380,7 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
         }
         policy.rules.push_back(std::move(rule.value()));
     }
+    VIGIL_TRY(check_output_unwatched(policy, where));
     auto digest = sha256_bytes(text);
     if (!digest) return digest.error();
     policy.sha256_hex = digest_hex(digest.value());

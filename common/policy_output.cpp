@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/escape.h"
+#include "common/rule_match.h"
 
 namespace vigil {
 namespace {
@@ -158,6 +159,17 @@ Result<OutputConfig> parse_output_config(const json& output, const std::string& 
         config.syslog = std::move(s.value());
     }
     return config;
+}
+
+Result<void> check_output_unwatched(const Policy& policy, const std::string& where) {
+    if (!policy.output.jsonl) return {};
+    const std::string& path = policy.output.jsonl->path;
+    const RuleMatcher matcher(policy);
+    const auto rule = matcher.rule_for(path);
+    if (!rule || policy.rules[*rule].watch == WatchMode::None) return {};
+    return Error::msg(where + ": \"output\": \"jsonl\": \"path\" " + quote_text(path) + " lies in the tree of rule " +
+                      std::to_string(*rule + 1) + " (" + quote_text(policy.rules[*rule].path) +
+                      "), which is watched: the agent would record its own writes; move the file out or exclude it");
 }
 
 }  // namespace vigil

@@ -14,4 +14,9 @@ namespace vigil {
 // `where`: "policy FILE", the prefix of every error.
 Result<OutputConfig> parse_output_config(const nlohmann::json& output, const std::string& where);
 
+// Refuses a JSON-lines file inside a watched tree: each line written would be an event
+// of its own, and under the inotify watcher (no pid) the agent cannot tell its own
+// writes apart, so the file would feed itself until the disk is full.
+Result<void> check_output_unwatched(const Policy& policy, const std::string& where);
+
 }  // namespace vigil

@@ -89,3 +89,18 @@ TEST_CASE("output: bad values are refused with the key and the reason", "[unit][
                Catch::Contains("\"max_backlog\" must be a whole number from 0 to 1000000"));
     CHECK_THAT(error_of(R"({"syslog": true})"), Catch::Contains("\"syslog\" must be an object"));
 }
+
+TEST_CASE("output: the JSON-lines file may not lie in a watched tree", "[unit][policy]") {
+    auto policy = [](const std::string& rule) {
+        return parse_policy(R"({"output":{"jsonl":{"path":"/var/log/vigil/events.jsonl"}},"rules":[)" + rule + "]}",
+                            "/etc/vigil/test.json");
+    };
+    auto watched = policy(R"({"path":"/etc"},{"path":"/var/log"})");
+    REQUIRE_FALSE(watched);
+    CHECK_THAT(watched.error().message(),
+               Catch::Contains("lies in the tree of rule 2 (\"/var/log\")") && Catch::Contains("own writes"));
+    CHECK(policy(R"({"path":"/var/log","exclude":["/var/log/vigil"]})"));
+    CHECK(policy(R"({"path":"/var/log","watch":"none"})"));
+    CHECK(policy(R"({"path":"/var/log","recursive":false})"));
+    CHECK_FALSE(policy(R"({"path":"/var/log/vigil/events.jsonl"})"));
+}
