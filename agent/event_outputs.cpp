@@ -139,8 +139,11 @@ void EventOutputs::emit(std::int64_t tail) {
         }
     }
     if (to_file || to_syslog) {
-        if (auto r = emit_rows(tail, to_file, to_syslog); !r)
-            log_error("outputs: cannot read events back: " + r.error().message());
+        if (auto r = emit_rows(tail, to_file, to_syslog); !r) {
+            read_log_.failed(r.error().message());
+        } else {
+            read_log_.recovered();
+        }
     }
     if (jsonl_config_) counters_.jsonl_behind = tail - jsonl_cursor_;
     if (syslog_) counters_.syslog_behind = tail - syslog_cursor_;

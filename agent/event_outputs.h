@@ -102,6 +102,7 @@ private:
     std::chrono::steady_clock::time_point syslog_retry_at_{};
     SyslogIdentity identity_;
     FailureLog syslog_log_{"syslog output"};
+    FailureLog read_log_{"reading committed events back for the outputs"};
     std::string scratch_;
 };
 
