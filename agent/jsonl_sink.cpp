@@ -43,7 +43,7 @@ std::string read_tail(int fd, std::uint64_t size) {
 }
 
 std::optional<std::int64_t> last_id_of(const std::string& path) {
-    auto fd = open_at(AT_FDCWD, path.c_str(), O_RDONLY | O_NOFOLLOW, path);
+    auto fd = open_at(AT_FDCWD, path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK, path);
     if (!fd) return std::nullopt;
     auto size = file_size(fd->get(), path);
     if (!size || size.value() == 0) return std::nullopt;
@@ -67,9 +67,11 @@ Result<std::unique_ptr<JsonlSink>> JsonlSink::open(const JsonlOutput& config) {
 }
 
 Result<void> JsonlSink::open_file() {
+    // O_NONBLOCK: a FIFO planted at the path fails the open (ENXIO) instead of blocking
+    // the writer until someone reads it; on a regular file it changes nothing.
     const std::string& path = config_.path;
     fd_.reset();
-    auto fd = open_at(AT_FDCWD, path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, path, 0600);
+    auto fd = open_at(AT_FDCWD, path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK, path, 0600);
     if (!fd) return fd.error();
     struct stat st {};
     if (::fstat(fd->get(), &st) < 0) return Error::from_errno(errno, "fstat '" + escape_bytes(path) + "'");
@@ -77,7 +79,7 @@ Result<void> JsonlSink::open_file() {
     // A crash between write() and its end can only leave a torn last line: cut it off, so
     // every line of the file parses (the output resumes at the last whole line's id).
     if (st.st_size > 0) {
-        auto rd = open_at(AT_FDCWD, path.c_str(), O_RDONLY | O_NOFOLLOW, path);
+        auto rd = open_at(AT_FDCWD, path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK, path);
         if (!rd) return rd.error();
         const auto size = static_cast<std::uint64_t>(st.st_size);
         const std::string tail = read_tail(rd->get(), size);
