@@ -18,6 +18,7 @@
 #include "agent/sealer.h"
 #include "common/db/sqlite.h"
 #include "common/event.h"
+#include "common/event_chain.h"
 
 namespace vigil::agent {
 
@@ -35,10 +36,16 @@ public:
     // on. Called at start and on every SIGHUP, which reopens the file and reconnects.
     void configure_outputs(const OutputConfig& config);
     nlohmann::json output_status() const { return output_counters_.to_json(); }
+    // Retention from the policy (0: keep everything); any thread, applied at the next prune.
+    void set_retention_days(std::uint32_t days) { retention_days_ = days; }
 
 private:
     void run();
     void apply_output_config(std::int64_t tail);
+    // Daily (and soon after start): removes whole epochs older than the retention, one
+    // bounded transaction at a time, each with its sealed prune row. Never blocks events:
+    // a failure is logged and tried again an hour later.
+    void prune_if_due(EventChain& chain, std::int64_t now_ns);
     db::Database db_;
     BoundedQueue<Event>& queue_;
     std::unique_ptr<Sealer> sealer_;
@@ -48,6 +55,8 @@ private:
     std::optional<OutputConfig> pending_outputs_;  // guarded by outputs_mu_
     std::unique_ptr<EventOutputs> outputs_;        // writer thread
     OutputCounters output_counters_;
+    std::atomic<std::uint32_t> retention_days_{0};
+    std::int64_t next_prune_ns_ = 0;  // writer thread
 };
 
 }  // namespace vigil::agent
