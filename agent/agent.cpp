@@ -97,6 +97,7 @@ Result<void> Agent::start() {
     });
     big_hasher_->start();
     hasher_ = std::thread([this] { hash_loop(); });
+    writer_->configure_outputs(policy_->output);
     writer_->start();
     started_ns_ = realtime_now_ns();
     nlohmann::json detail{{"watcher", source_->name()},           {"marks", source_->marks()},
@@ -699,7 +700,8 @@ void Agent::publish_status(const char* state) {
                      {"alerts", judge_.alerts()},
                      {"last_alert", judge_.last_alert_ns() ? nlohmann::json(format_rfc3339_ns(judge_.last_alert_ns()))
                                                            : nlohmann::json()},
-                     {"policy", escape_bytes(policy_->source)}};
+                     {"policy", escape_bytes(policy_->source)},
+                     {"outputs", writer_->output_status()}};
     {
         const std::scoped_lock lock(known_mu_);
         j["overflows"] = overflows_;
@@ -751,6 +753,8 @@ int Agent::run() {
             reload_pending_ = false;
             log_info("SIGHUP: reloading the policy");
             reload_policy();
+            // Even when the new policy was refused: reopen the JSON-lines file (logrotate).
+            writer_->configure_outputs(policy_->output);
         }
         if (!stop && n > 0 && (fds[0].revents & POLLIN) != 0) {
             if (auto r = source_->drain(*this); !r) log_error(r.error().message());

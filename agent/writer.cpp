@@ -46,6 +46,20 @@ void Writer::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
+void Writer::configure_outputs(const OutputConfig& config) {
+    const std::scoped_lock lock(outputs_mu_);
+    pending_outputs_ = config;
+}
+
+void Writer::apply_output_config(std::int64_t tail) {
+    std::optional<OutputConfig> config;
+    {
+        const std::scoped_lock lock(outputs_mu_);
+        config.swap(pending_outputs_);
+    }
+    if (config) outputs_ = EventOutputs::create(*config, db_, tail, outputs_.get(), output_counters_);
+}
+
 void Writer::run() {
     lower_this_thread_priority("writer", kBackgroundNice);
     auto chain = EventChain::open(db_, sealer_->key());
@@ -62,11 +76,16 @@ void Writer::run() {
     }
     std::vector<Event> batch;
     int backoff_ms = 10;
+    // Outputs see only what is committed; the chain's own tail runs ahead in a failed batch.
+    std::int64_t committed_tail = chain->tail().seq;
     for (;;) {
         if (batch.size() < 1024) queue_.pop_batch(batch, 1024 - batch.size(), std::chrono::milliseconds(10));
+        apply_output_config(committed_tail);
+        if (outputs_) outputs_->emit(committed_tail);  // retries and catch-up
         const std::int64_t now = realtime_now_ns();
         if (batch.empty() && !sealer_->due(now)) {
             if (queue_.closed_and_empty()) {
+                if (outputs_) outputs_->finish(committed_tail, std::chrono::seconds(2));
                 // The last row (agent_stop) goes to the log too: a cut after a clean stop
                 // is then provable against it.
                 sealer_->announce_tail(chain->tail());
@@ -101,6 +120,8 @@ void Writer::run() {
             continue;
         }
         sealer_->committed(seal);
+        committed_tail = chain->tail().seq;
+        if (outputs_) outputs_->emit(committed_tail);
         written_ += batch.size();
         batch.clear();
         backoff_ms = 10;

@@ -8,9 +8,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "agent/bounded_queue.h"
+#include "agent/event_outputs.h"
 #include "agent/sealer.h"
 #include "common/db/sqlite.h"
 #include "common/event.h"
@@ -28,11 +32,16 @@ public:
     void start();
     void stop();  // closes the queue, writes what is left, joins
     std::uint64_t written() const { return written_.load(); }
+    // Any thread: the outputs (agent/event_outputs.h) the writer uses from its next batch
+    // on. Called at start and on every SIGHUP, which reopens the file and reconnects.
+    void configure_outputs(const OutputConfig& config);
+    nlohmann::json output_status() const { return output_counters_.to_json(); }
     // Retention from the policy (0: keep everything); any thread, applied at the next prune.
     void set_retention_days(std::uint32_t days) { retention_days_ = days; }
 
 private:
     void run();
+    void apply_output_config(std::int64_t tail);
     // Daily (and soon after start): removes whole epochs older than the retention, one
     // bounded transaction at a time, each with its sealed prune row. Never blocks events:
     // a failure is logged and tried again an hour later.
@@ -42,6 +51,10 @@ private:
     std::unique_ptr<Sealer> sealer_;
     std::thread thread_;
     std::atomic<std::uint64_t> written_{0};
+    std::mutex outputs_mu_;
+    std::optional<OutputConfig> pending_outputs_;  // guarded by outputs_mu_
+    std::unique_ptr<EventOutputs> outputs_;        // writer thread
+    OutputCounters output_counters_;
     std::atomic<std::uint32_t> retention_days_{0};
     std::int64_t next_prune_ns_ = 0;  // writer thread
 };

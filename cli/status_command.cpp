@@ -107,6 +107,29 @@ Result<ordered_json> database_facts(db::Database& db) {
     return facts;
 }
 
+// The log-pipeline outputs (agent/event_outputs.h), when the policy has any: drops and
+// a file left behind are what an operator must see.
+std::string outputs_text(const ordered_json& agent) {
+    if (!agent.contains("outputs") || !agent["outputs"].is_object()) return "";
+    const auto& o = agent["outputs"];
+    std::string out;
+    if (o.contains("jsonl") && o["jsonl"].is_object()) {
+        const auto& f = o["jsonl"];
+        out += "Output jsonl: " + std::to_string(f.value("lines", std::uint64_t{0})) + " lines written, " +
+               std::to_string(f.value("behind", std::int64_t{0})) + " events behind, " +
+               std::to_string(f.value("failures", std::uint64_t{0})) + " failed writes, " +
+               std::to_string(f.value("rotations", std::uint64_t{0})) + " rotations\n";
+    }
+    if (o.contains("syslog") && o["syslog"].is_object()) {
+        const auto& s = o["syslog"];
+        out += "Output syslog: " + std::to_string(s.value("sent", std::uint64_t{0})) + " sent, " +
+               std::to_string(s.value("dropped", std::uint64_t{0})) + " dropped, " +
+               std::to_string(s.value("behind", std::int64_t{0})) + " events behind, " +
+               std::to_string(s.value("filtered", std::uint64_t{0})) + " below min_severity\n";
+    }
+    return out;
+}
+
 std::string text_of(const ordered_json& j) {
     auto str = [](const ordered_json& v) { return v.is_null() ? std::string("never") : v.get<std::string>(); };
     std::string out;
@@ -129,6 +152,7 @@ std::string text_of(const ordered_json& j) {
                        " unexpected, " + std::to_string(agent.value("not_evaluated", std::uint64_t{0})) +
                        " not evaluated (actor unknown), " + std::to_string(agent.value("alerts", std::uint64_t{0})) +
                        " alerts\n";
+            out += outputs_text(agent);
         } else {
             out += " (no status file yet)\n";
         }

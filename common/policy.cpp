@@ -14,6 +14,7 @@
 #include "common/embedded_text.h"
 #include "common/escape.h"
 #include "common/expectation_parse.h"
+#include "common/policy_output.h"
 #include "common/sha256.h"
 #include "common/sys.h"
 
@@ -321,7 +322,7 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
     }
     if (!doc.is_object()) return Error::msg(where + ": the top level must be an object {\"rules\": [...]}");
     for (const auto& [key, value] : doc.items()) {
-        if (key != "rules" && key != "sealing" && key != "limits" && key != "retention")
+        if (key != "rules" && key != "sealing" && key != "limits" && key != "retention" && key != "output")
             return Error::msg(where + ": unknown top-level key " + quote_value(key));
     }
     if (!doc.contains("rules") || !doc["rules"].is_array())
@@ -389,6 +390,11 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
             }
         }
     }
+    if (doc.contains("output")) {
+        auto output = parse_output_config(doc["output"], where);
+        if (!output) return output.error();
+        policy.output = std::move(output.value());
+    }
     std::set<std::string> seen;
     const auto& rules = doc["rules"];
     for (std::size_t i = 0; i < rules.size(); ++i) {
@@ -401,6 +407,7 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
         }
         policy.rules.push_back(std::move(rule.value()));
     }
+    VIGIL_TRY(check_output_unwatched(policy, where));
     auto digest = sha256_bytes(text);
     if (!digest) return digest.error();
     policy.sha256_hex = digest_hex(digest.value());

@@ -59,6 +59,31 @@ struct Rule {
     bool excludes(std::string_view path, std::string_view name) const;
 };
 
+// Where the agent sends each committed event besides the database ("output"; see
+// docs/policy.md and docs/log-pipeline.md). Both are off unless the policy names them.
+struct JsonlOutput {
+    std::string path;                            // absolute
+    std::uint64_t max_size_bytes = 100U << 20U;  // 0: never rotate (logrotate + SIGHUP does)
+    std::uint32_t keep = 10;                     // rotated files kept: path.1 .. path.keep
+};
+struct SyslogOutput {
+    int facility = 16;                // local0; syslog(3)'s code divided by 8
+    std::string socket = "/dev/log";  // the local syslog datagram socket
+    Severity min_severity = Severity::Info;
+    std::size_t max_bytes = 8192;  // one datagram at most (the message text is cut first)
+    // Events the output may fall behind a slow or absent receiver (sent when it takes
+    // them again) before the oldest are dropped and counted.
+    std::int64_t max_backlog = 10'000;
+};
+struct OutputConfig {
+    std::optional<JsonlOutput> jsonl;
+    std::optional<SyslogOutput> syslog;
+};
+
+// Facility names as syslog.conf(5) spells them ("local0" -> 16), or nullopt.
+std::optional<int> syslog_facility_from_name(std::string_view name);
+std::optional<Severity> severity_from_name(std::string_view name);
+
 struct Policy {
     std::vector<Rule> rules;
     std::string source;      // the file it came from, or "(embedded default)"
@@ -83,6 +108,7 @@ struct Policy {
     // Days of events the agent keeps ("retention": {"days": N}); older whole sealing
     // epochs are pruned daily and the prune recorded (common/event_prune.h). 0: keep all.
     std::uint32_t retention_days = 0;
+    OutputConfig output;
 };
 
 inline constexpr std::string_view kDefaultPolicyPath = "/etc/vigil/policy.json";
