@@ -12,12 +12,15 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "agent/attribution.h"
+#include "agent/audit_join.h"
+#include "agent/audit_source.h"
 #include "agent/bounded_queue.h"
 #include "agent/coalescer.h"
 #include "agent/raw_event.h"
@@ -64,13 +67,22 @@ private:
     DirWatch dir_scope(const std::string& dir) const;  // which events in `dir` matter to the policy
     void mark_tree(WatchSource& source, const std::string& root, std::uint32_t rule, std::int64_t report_before_ns);
     void enqueue(Event event);
-    // An event past every filter: to the hasher (a write) or the writer.
-    void record(Event&& e, RawEvent&& raw);
+    // An event past every filter: to the hasher (a write) or the writer. `may_wait`: an
+    // event without actor may first wait (bounded) for its audit record (agent_audit.cpp).
+    void record(Event&& e, RawEvent&& raw, bool may_wait = true);
     void record_folded(Coalescer::Folded&& folded);
     void hash_loop();
     void reload_policy();
     void publish_status(const char* state);
     void rescan();
+    // The audit source (agent_audit.cpp): started after the marks, drained by run()'s poll
+    // loop, stopped (rules removed, daemon role given back) before agent_stop is written.
+    void start_audit();
+    std::vector<AuditRoot> audit_roots() const;
+    bool wait_for_audit(Event& e, RawEvent& raw);  // true: held by the join
+    void drain_audit(bool final);
+    void record_denied(const AuditRecord& r);
+    void audit_status(nlohmann::json& j) const;
     Event base_event(const RawEvent& raw, std::optional<std::uint32_t> rule) const;
     Event agent_event(Action action, std::optional<std::string> detail = std::nullopt) const;
     // A change found by a scan (new directory, rescan): no actor, the rule's label/severity.
@@ -95,7 +107,12 @@ private:
     Sealer* sealer_ = nullptr;  // owned by writer_
     std::thread hasher_;
     Attributor attributor_;
-    Coalescer coalescer_{100};  // main thread
+    Coalescer coalescer_{100};            // main thread
+    std::unique_ptr<AuditSource> audit_;  // null when off or unavailable (audit_state_ says why)
+    std::string audit_state_ = "off";
+    AuditJoin audit_join_;        // main thread
+    std::uint64_t denied_ = 0;    // main thread
+    int test_only_stall_ms_ = 0;  // VIGIL_TEST_ONLY_STALL_MS: see run()
 
     std::mutex known_mu_;
     std::map<std::string, std::optional<Sha256Digest>> known_;  // last known content per path

@@ -309,7 +309,7 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
     }
     if (!doc.is_object()) return Error::msg(where + ": the top level must be an object {\"rules\": [...]}");
     for (const auto& [key, value] : doc.items()) {
-        if (key != "rules" && key != "sealing" && key != "limits")
+        if (key != "rules" && key != "sealing" && key != "limits" && key != "audit")
             return Error::msg(where + ": unknown top-level key " + quote_value(key));
     }
     if (!doc.contains("rules") || !doc["rules"].is_array())
@@ -360,6 +360,19 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
             } else {
                 policy.path_events_per_second = v;
             }
+        }
+    }
+    if (doc.contains("audit")) {
+        // The Linux audit subsystem as a second source: denied attempts, attribution of
+        // short-lived processes. docs/policy.md, "audit".
+        const auto& audit = doc["audit"];
+        if (!audit.is_object()) return Error::msg(where + ": \"audit\" must be an object");
+        for (const auto& [key, value] : audit.items()) {
+            if (key != "enabled" && key != "attribution")
+                return Error::msg(where + ": \"audit\": unknown key " + quote_value(key) +
+                                  " (known: enabled, attribution)");
+            if (!value.is_boolean()) return Error::msg(where + ": \"audit\": \"" + key + "\" must be true or false");
+            (key == "enabled" ? policy.audit_enabled : policy.audit_attribution) = value.get<bool>();
         }
     }
     std::set<std::string> seen;

@@ -71,6 +71,11 @@ struct Policy {
     // Rows per second per (action, path, process) before the rest of that second are
     // folded into one row with a count ("limits": {"path_events_per_second": N}).
     std::uint32_t path_events_per_second = 100;
+    // The Linux audit subsystem as a second source ("audit": {"enabled": B, "attribution":
+    // B}): denied attempts (EACCES/EPERM) on watched paths, and the actor of changes whose
+    // process exited before /proc was read. Used when root and available.
+    bool audit_enabled = true;
+    bool audit_attribution = true;
 };
 
 inline constexpr std::string_view kDefaultPolicyPath = "/etc/vigil/policy.json";

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev catch2
-          attr acl clang-format clang-tidy chromium)
+          attr acl clang-format clang-tidy chromium libaudit-dev libauparse-dev auditd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
