@@ -19,6 +19,7 @@ namespace {
 constexpr std::size_t kMaxReady = 65'536;       // records waiting for the main thread
 constexpr std::uint32_t kDaemonBacklog = 8192;  // what auditd's own default rules ask for
 constexpr auto kCheckEvery = std::chrono::seconds(3);
+constexpr std::size_t kHeader = (sizeof(nlmsghdr) + 3U) & ~std::size_t{3};  // NLMSG_HDRLEN, without its C cast
 
 struct AuparseFree {
     void operator()(auparse_state_t* au) const { auparse_destroy(au); }
@@ -237,7 +238,7 @@ void AuditSource::read_loop() {
     }
     auparse_set_escape_mode(au.get(), AUPARSE_ESC_RAW);
     auparse_add_callback(au.get(), event_ready, this, nullptr);
-    std::vector<char> buf(MAX_AUDIT_MESSAGE_LENGTH + NLMSG_HDRLEN + 64);
+    std::vector<char> buf(MAX_AUDIT_MESSAGE_LENGTH + kHeader + 64);
     auto last_check = std::chrono::steady_clock::now();
     for (;;) {
         pollfd fds[2] = {{events_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
@@ -259,14 +260,15 @@ void AuditSource::read_loop() {
                 if (errno != EAGAIN) log_error("audit: recv: " + errno_text(errno));
                 break;
             }
-            auto left = static_cast<int>(got);
-            for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(nlh, left);  // NOLINT
-                 nlh = NLMSG_NEXT(nlh, left)) {
-                // Replies (acks, AUDIT_GET) are below 1100; records are 1100 and up.
-                if (nlh->nlmsg_type < AUDIT_FIRST_USER_MSG) continue;
-                const auto len = static_cast<std::size_t>(nlh->nlmsg_len - NLMSG_HDRLEN);
-                feed_message(au.get(), nlh->nlmsg_type, static_cast<const char*>(NLMSG_DATA(nlh)), len);
-            }
+            // One record per datagram. Its nlmsg_len is not trusted: for the audit daemon the
+            // kernel sets it to the payload's length, for multicast listeners to the whole
+            // message's (a historical quirk); the datagram's own length is right for both.
+            if (static_cast<std::size_t>(got) < kHeader) continue;
+            nlmsghdr header{};
+            std::memcpy(&header, buf.data(), sizeof header);
+            // Replies (acks, AUDIT_GET) are below 1100; records are 1100 and up.
+            if (header.nlmsg_type < AUDIT_FIRST_USER_MSG) continue;
+            feed_message(au.get(), header.nlmsg_type, buf.data() + kHeader, static_cast<std::size_t>(got) - kHeader);
         }
         auparse_feed_age_events(au.get());
         if (handover_) {

@@ -86,6 +86,23 @@ nlohmann::json agent_status(const Agent& agent) {
     return nlohmann::json::parse(r.out);
 }
 
+// The fixture's agent with the audit source on (the fixture leaves it off for every other test).
+void start_with_audit(Agent& agent) {
+    std::string text(1 << 16, '\0');
+    const int fd = ::open(agent.policy.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    const ssize_t n = ::read(fd, text.data(), text.size());
+    ::close(fd);
+    REQUIRE(n > 0);
+    text.resize(static_cast<std::size_t>(n));
+    const std::string off = R"("audit":{"enabled":false})";
+    const auto at = text.find(off);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, off.size(), R"("audit":{"enabled":true})");
+    vigil::test::write_file(agent.policy, text);
+    agent.start();
+}
+
 std::string key_of(const nlohmann::json& status) { return status["agent"]["audit_key"].get<std::string>(); }
 
 // A user without permission: cat of a 0600 file (open EACCES), chmod of root's file
@@ -137,12 +154,13 @@ void check_denied_rows(const std::vector<Row>& rows, const vigil::test::TestUser
 
 }  // namespace
 
-TEST_CASE("audit: without auditd, vigild is the audit daemon; denied attempts are recorded; rules removed at stop",
+TEST_CASE("audit: without auditd, vigild is the audit daemon, records denied attempts and removes its rules at stop",
           "[kernel][root][agent][audit]") {
     REQUIRE(vigil::test::running_as_root());
     AuditState state;
     const auto user = vigil::test::ensure_user("vigildenied");
-    Agent agent("fanotify");
+    Agent agent("fanotify", "", false);
+    start_with_audit(agent);
     const std::string file = agent.root + "/secret/private.csv";
     vigil::test::write_file(file, "card,4111\n");
     REQUIRE(::chmod(file.c_str(), 0600) == 0);
@@ -177,7 +195,8 @@ TEST_CASE("audit: with auditd running, vigild reads the log group and leaves aud
     vigil::test::TempDir other;
     auditctl({"-a", "always,exit", "-F", "arch=b64", "-S", "unlinkat", "-F", "dir=" + other.path(), "-k", "othertest"});
 
-    Agent agent("fanotify");
+    Agent agent("fanotify", "", false);
+    start_with_audit(agent);
     const std::string file = agent.root + "/secret/private.csv";
     vigil::test::write_file(file, "card,4111\n");
     REQUIRE(::chmod(file.c_str(), 0600) == 0);
