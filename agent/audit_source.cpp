@@ -76,9 +76,11 @@ Result<std::unique_ptr<AuditSource>> AuditSource::start(std::string key, std::ve
         log_warning("audit: removed " + std::to_string(stale.value()) + " stale rules with our key " + s->key_);
     if (status->pid != 0) {
         VIGIL_TRY(s->join_multicast());
+        VIGIL_TRY(s->enable());
     } else if (auto d = s->become_daemon(); !d) {
         if (d.error().code.value() != EEXIST) return d.error();
         VIGIL_TRY(s->join_multicast());  // an auditd registered meanwhile
+        VIGIL_TRY(s->enable());
     }
     auto added = add_audit_rules(fd, s->key_, s->roots_, attribution);
     if (!added) return added.error();  // the destructor removes what was added
@@ -102,12 +104,19 @@ Result<void> AuditSource::become_daemon() {
     mode_ = AuditMode::Daemon;
     auto status = get_status(control_.get());
     if (!status) return status.error();
-    if (status->enabled == 0) {
-        if (audit_set_enabled(control_.get(), 1) < 0) return Error::from_errno(errno, "audit: enable");
-        restore_enabled_ = true;
-    }
+    VIGIL_TRY(enable());
     if (status->backlog_limit < kDaemonBacklog && audit_set_backlog_limit(control_.get(), kDaemonBacklog) > 0)
         restore_backlog_ = status->backlog_limit;
+    return {};
+}
+
+Result<void> AuditSource::enable() {
+    auto status = get_status(control_.get());
+    if (!status) return status.error();
+    if (status->enabled != 0) return {};
+    // Off (no daemon, or one whose rules never said -e 1): our rules would never fire.
+    if (audit_set_enabled(control_.get(), 1) < 0) return Error::from_errno(errno, "audit: enable");
+    restore_enabled_ = true;
     return {};
 }
 
@@ -139,11 +148,11 @@ AuditSource::~AuditSource() {
     if (!control_) return;
     auto removed = remove_audit_rules(control_.get(), key_);
     if (!removed) log_error("audit: our rules could not be removed: " + removed.error().message());
+    if (restore_enabled_ && audit_set_enabled(control_.get(), 0) < 0)
+        log_error("audit: cannot turn auditing off again: " + errno_text(errno));
     if (mode_.load() == AuditMode::Daemon && events_) {
         if (const int rc = audit_set_pid(control_.get(), 0, WAIT_NO); rc < 0)
             log_error("audit: cannot give the daemon role back: " + errno_text(-rc));
-        if (restore_enabled_ && audit_set_enabled(control_.get(), 0) < 0)
-            log_error("audit: cannot turn auditing off again: " + errno_text(errno));
         if (restore_backlog_ != 0 && audit_set_backlog_limit(control_.get(), restore_backlog_) < 0)
             log_error("audit: cannot restore the backlog limit: " + errno_text(errno));
     }

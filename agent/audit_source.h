@@ -4,7 +4,8 @@
 //
 // Modes, decided at start from AUDIT_GET:
 //   - multicast: an audit daemon (auditd) runs: we read the read-only multicast group
-//     AUDIT_NLGRP_READLOG (CAP_AUDIT_READ) and only add and remove our own keyed rules;
+//     AUDIT_NLGRP_READLOG (CAP_AUDIT_READ) and only add and remove our own keyed rules
+//     (and turn auditing on if that daemon left it off, and off again at exit);
 //   - daemon: none runs: we register as the audit daemon (audit_set_pid) for our lifetime,
 //     enable auditing if it was off, and give both back at exit.
 // An auditd started while we hold the daemon role is refused by the kernel (EEXIST); the
@@ -67,6 +68,7 @@ private:
     void feed_message(auparse_state_t* au, int type, const char* text, std::size_t len);
     Result<void> become_daemon();
     Result<void> join_multicast();
+    Result<void> enable();  // auditing on if it is off (restored at exit)
     void check_rules();
     void check_daemon();
 

@@ -71,6 +71,7 @@ public:
         for (int i = 0; i < 100 && status_field("pid") != auditd_->pid(); ++i) ::usleep(50'000);
         INFO(auditd_->output());
         REQUIRE(status_field("pid") == auditd_->pid());
+        auditctl({"-e", "1"});  // what augenrules' rules end with under systemd
     }
     long enabled() const { return enabled_; }
 
