@@ -263,3 +263,40 @@ TEST_CASE("audit: a short-lived writer that /proc could not name is attributed f
         }
     }
 }
+
+TEST_CASE("audit: without CAP_AUDIT_CONTROL the agent says audit is unavailable and keeps watching",
+          "[kernel][root][agent][audit]") {
+    REQUIRE(vigil::test::running_as_root());
+    AuditState state;
+    Agent agent("fanotify", "", false);
+    start_with_audit(agent);  // writes the policy with audit on, then starts the agent normally…
+    agent.stop();
+    // …and again with CAP_AUDIT_CONTROL and CAP_AUDIT_READ out of its bounding set
+    // (util-linux setpriv execs vigild with them gone), as in a container that lacks them.
+    agent.proc = std::make_unique<vigil::test::BackgroundProcess>(
+        "/usr/bin/setpriv",
+        std::vector<std::string>{"--bounding-set", "-audit_control,-audit_read", VIGILD_BIN, "--policy", agent.policy,
+                                 "--db", agent.db, "--watcher", "fanotify"});
+    REQUIRE(agent.proc->wait_for_output("ready"));
+    CHECK_THAT(agent.proc->output(), Catch::Contains("audit source unavailable"));
+    const auto status = agent_status(agent);
+    const std::string audit = status["agent"]["audit"].get<std::string>();
+    CHECK_THAT(audit, Catch::StartsWith("unavailable: ") && Catch::Contains("CAP_AUDIT_CONTROL"));
+    CHECK(status_field("pid") == 0);
+
+    // fanotify alone still records, with the actor from /proc.
+    const std::string f = agent.root + "/still-watched.txt";
+    vigil::test::write_file(f, "x\n");
+    REQUIRE(agent.wait_for("modify", f));
+    const auto rows = agent.stop();
+    const auto m = vigil::test::find(rows, "modify", f);
+    REQUIRE(m.size() == 1);
+    CHECK(m[0].at("uid") == "0");
+    bool start_says = false;
+    for (const auto& r : rows)
+        if (r.at("action") == "agent_start" &&
+            r.at("detail").value_or("").find("\"audit\":\"unavailable: ") != std::string::npos)
+            start_says = true;
+    CHECK(start_says);
+    CHECK(status_field("enabled") == state.enabled());
+}
