@@ -19,6 +19,7 @@ namespace {
 constexpr std::size_t kMaxReady = 65'536;       // records waiting for the main thread
 constexpr std::uint32_t kDaemonBacklog = 8192;  // what auditd's own default rules ask for
 constexpr auto kCheckEvery = std::chrono::seconds(3);
+constexpr auto kStepAsideGrace = std::chrono::seconds(60);
 constexpr std::size_t kHeader = (sizeof(nlmsghdr) + 3U) & ~std::size_t{3};  // NLMSG_HDRLEN, without its C cast
 
 struct AuparseFree {
@@ -214,6 +215,8 @@ void AuditSource::feed_message(auparse_state_t* au, int type, const char* text, 
 
 void AuditSource::check_daemon() {
     if (mode_.load() != AuditMode::Multicast) return;
+    // An auditd we stepped aside for restarts shortly (systemd): its slot stays free meanwhile.
+    if (std::chrono::steady_clock::now() - stepped_aside_ < kStepAsideGrace) return;
     auto status = get_status(control_.get());
     if (!status || status->pid != 0) return;
     // The daemon we listened to is gone: records would go to the kernel log, so take the role.
@@ -288,6 +291,7 @@ void AuditSource::read_loop() {
             } else if (auto r = join_multicast(); !r) {
                 log_error("audit: " + r.error().message());
             } else {
+                stepped_aside_ = std::chrono::steady_clock::now();
                 restore_enabled_ = false;  // the audit daemon owns these settings now
                 restore_backlog_ = 0;
                 log_warning(

@@ -13,13 +13,15 @@
 // step aside to the multicast group and its restart (systemd Restart=on-failure) succeeds.
 // Every few seconds the reader checks our rules are still loaded (auditd's augenrules
 // starts with -D, deleting every rule) and adds them again if not; and when the daemon it
-// listened to is gone, it takes the daemon role itself.
+// listened to is gone (and none claimed the role within 60 s of our stepping aside), it
+// takes the daemon role itself.
 //
 // Threads: one reader thread owns the sockets and libauparse; parsed records wait in a
 // bounded list for the agent's main thread, woken through an eventfd it polls.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -91,7 +93,8 @@ private:
     std::atomic<std::uint64_t> overflows_{0};
     std::atomic<std::uint64_t> overflows_total_{0};
     std::atomic<std::uint64_t> records_total_{0};
-    bool handover_ = false;  // reader thread only: an auditd asked for the daemon role
+    bool handover_ = false;                                  // reader thread only: an auditd asked for the daemon role
+    std::chrono::steady_clock::time_point stepped_aside_{};  // reader thread only: when we gave it
 };
 
 }  // namespace vigil::agent

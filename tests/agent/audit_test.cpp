@@ -50,6 +50,7 @@ public:
         REQUIRE(fd_ >= 0);
         REQUIRE(::flock(fd_, LOCK_EX) == 0);
         enabled_ = status_field("enabled");
+        backlog_ = status_field("backlog_limit");
         REQUIRE(status_field("pid") == 0);  // no audit daemon: the tests start one when they need it
     }
     ~AuditState() {
@@ -59,6 +60,7 @@ public:
             auditd_->wait();
         }
         run_program(kAuditctl, {"-e", std::to_string(enabled_)});
+        run_program(kAuditctl, {"-b", std::to_string(backlog_)});
         ::close(fd_);
     }
     AuditState(const AuditState&) = delete;
@@ -78,6 +80,7 @@ public:
 private:
     int fd_ = -1;
     long enabled_ = 0;
+    long backlog_ = 0;
     std::unique_ptr<vigil::test::BackgroundProcess> auditd_;
 };
 
@@ -299,4 +302,47 @@ TEST_CASE("audit: without CAP_AUDIT_CONTROL the agent says audit is unavailable 
             start_says = true;
     CHECK(start_says);
     CHECK(status_field("enabled") == state.enabled());
+}
+
+TEST_CASE(
+    "audit: an auditd started while vigild is the audit daemon gets the role, and vigild follows on the log group",
+    "[kernel][root][agent][audit]") {
+    REQUIRE(vigil::test::running_as_root());
+    AuditState state;
+    const auto user = vigil::test::ensure_user("vigildenied");
+    Agent agent("fanotify", "", false);
+    start_with_audit(agent);
+    const std::string file = agent.root + "/secret/private.csv";
+    vigil::test::write_file(file, "card,4111\n");
+    REQUIRE(::chmod(file.c_str(), 0600) == 0);
+    REQUIRE(agent_status(agent)["agent"]["audit"] == "daemon");
+    const std::string key = key_of(agent_status(agent));
+
+    // The kernel refuses a second daemon (EEXIST): auditd's first start fails, and vigild,
+    // told of the attempt, gives the role up.
+    vigil::test::RunOptions quick;
+    quick.timeout_seconds = 30;
+    CHECK(run_program(kAuditd, {"-n", "-s", "nochange"}, quick).exit_code != 0);
+    bool released = false;
+    for (int i = 0; i < 100 && !released; ++i) {
+        released = status_field("pid") == 0;
+        if (!released) ::usleep(100'000);
+    }
+    REQUIRE(released);
+    // Its restart (systemd: Restart=on-failure) succeeds; augenrules then deletes every rule.
+    state.start_auditd();
+    auditctl({"-D"});
+    bool back = false;
+    for (int i = 0; i < 100 && !back; ++i) {
+        back = auditctl({"-l"}).find("key=" + key) != std::string::npos;
+        if (!back) ::usleep(100'000);
+    }
+    REQUIRE(back);  // vigild noticed and added its rules again
+    CHECK(agent_status(agent)["agent"]["audit"] == "multicast");
+
+    act_denied(agent, user, file);
+    const auto rows = agent.stop();
+    check_denied_rows(rows, user, file);
+    CHECK_THAT(auditctl({"-l"}), !Catch::Contains(key));
+    CHECK(status_field("pid") != 0);  // auditd keeps the role after vigild stopped
 }
