@@ -587,7 +587,7 @@ void Agent::publish_status(const char* state) {
                      {"attributed", attributor_.resolved() + audit_join_.completed()},
                      {"attributed_by_proc", attributor_.resolved()},
                      {"attributed_by_audit", audit_join_.completed()},
-                     {"unattributed", attributor_.unresolved() - audit_join_.completed()},
+                     {"unattributed", unattributed()},
                      {"policy", escape_bytes(policy_->source)}};
     audit_status(j);
     {
@@ -695,7 +695,7 @@ int Agent::run() {
     if (hasher_.joinable()) hasher_.join();
     nlohmann::json detail{{"attributed", attributor_.resolved() + audit_join_.completed()},
                           {"attributed_by_audit", audit_join_.completed()},
-                          {"unattributed", attributor_.unresolved() - audit_join_.completed()},
+                          {"unattributed", unattributed()},
                           {"denied", denied_},
                           {"queue_max_depth", events_.stats().max_depth}};
     // agent_stop must not be dropped: wait for room if the queue is full.

@@ -83,6 +83,7 @@ private:
     void drain_audit(bool final);
     void record_denied(const AuditRecord& r);
     void audit_status(nlohmann::json& j) const;
+    std::uint64_t unattributed() const;  // fanotify events neither /proc nor audit could name
     Event base_event(const RawEvent& raw, std::optional<std::uint32_t> rule) const;
     Event agent_event(Action action, std::optional<std::string> detail = std::nullopt) const;
     // A change found by a scan (new directory, rescan): no actor, the rule's label/severity.

@@ -132,14 +132,29 @@ void Agent::drain_audit(bool final) {
                     record(std::move(held.event), std::move(held.raw), false);
             }
         }
-        if (const auto lost = audit_->take_overflows(); lost > 0)
-            on_overflow(Source::Audit,
-                        "audit records lost (netlink ENOBUFS or the agent's list full): " + std::to_string(lost));
+        if (const auto lost = audit_->take_overflows(); lost > 0) {
+            // Lost denied attempts cannot be found again by walking the tree, so no rescan
+            // (fanotify still saw every change): an overflow row says how many were lost.
+            Event e = agent_event(Action::Overflow, nlohmann::json{{"source", "audit"},
+                                                                   {"reason",
+                                                                    "audit records lost (netlink ENOBUFS: the kernel's "
+                                                                    "backlog overran, or the agent's list was full)"},
+                                                                   {"lost", lost}}
+                                                        .dump());
+            e.source = Source::Audit;
+            enqueue(std::move(e));
+        }
     }
     // Past their wait (or the agent stops): recorded without actor, as before audit existed.
     for (auto& held : audit_join_.expired(final ? INT64_MAX : realtime_now_ns()))
         record(std::move(held.event), std::move(held.raw), false);
     if (final) audit_.reset();  // removes our rules, gives the daemon role back
+}
+
+std::uint64_t Agent::unattributed() const {
+    const auto unresolved = attributor_.unresolved();
+    const auto by_audit = audit_join_.completed();
+    return unresolved > by_audit ? unresolved - by_audit : 0;
 }
 
 void Agent::audit_status(nlohmann::json& j) const {

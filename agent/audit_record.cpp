@@ -62,7 +62,6 @@ std::optional<AuditRecord> read_audit_event(auparse_state_t* au) {
         r.serial = ts->serial;
     }
     bool syscall = false;
-    bool config = false;
     if (auparse_first_record(au) <= 0) return std::nullopt;
     do {
         const int type = auparse_get_type(au);
@@ -94,16 +93,33 @@ std::optional<AuditRecord> read_audit_event(auparse_state_t* au) {
             r.names.push_back(std::move(n));
         } else if (type == AUDIT_PROCTITLE) {
             r.actor.cmdline = interpreted(au, "proctitle");
-        } else if (type == AUDIT_CONFIG_CHANGE) {
-            if (auto want = number(au, "audit_pid")) {
-                config = true;
-                r.pid_request = want;
-                r.pid_request_old = number(au, "old");
-            }
         }
     } while (auparse_next_record(au) > 0);
-    if (!syscall && !config) return std::nullopt;
+    if (!syscall) return std::nullopt;
     return r;
+}
+
+bool syscall_event_record(int type) {
+    return type == AUDIT_SYSCALL || type == AUDIT_CWD || type == AUDIT_PATH || type == AUDIT_PROCTITLE ||
+           type == AUDIT_EOE;
+}
+
+std::optional<AuditPidChange> audit_pid_change(std::string_view text) {
+    auto value = [&](std::string_view key) -> std::optional<std::int64_t> {
+        for (std::size_t at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1)) {
+            if (at != 0 && text[at - 1] != ' ') continue;  // "old=" must not match "xold="
+            const std::string digits(text.substr(at + key.size(), 20));
+            char* end = nullptr;
+            const long long v = std::strtoll(digits.c_str(), &end, 10);
+            if (end == digits.c_str()) return std::nullopt;
+            return v;
+        }
+        return std::nullopt;
+    };
+    auto requested = value("audit_pid=");
+    auto old = value("old=");
+    if (!requested || !old) return std::nullopt;
+    return AuditPidChange{*requested, *old};
 }
 
 std::vector<std::string> absolute_names(const AuditRecord& r, bool skip_parents) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/actor.h"
@@ -31,14 +32,24 @@ struct AuditRecord {
     Actor actor;                            // user names not resolved here
     std::optional<std::string> cwd;
     std::vector<AuditName> names;
-    // AUDIT_CONFIG_CHANGE "audit_pid=N old=M res=0": someone asked for the daemon role.
-    std::optional<std::int64_t> pid_request;
-    std::optional<std::int64_t> pid_request_old;
 };
 
-// Reads the event auparse is positioned on. nullopt when it holds neither a syscall
-// record nor a daemon-role request (logins, AVCs, …: not ours).
+// Reads the event auparse is positioned on; nullopt when it holds no syscall record.
 std::optional<AuditRecord> read_audit_event(auparse_state_t* au);
+
+// Whether a record of this type is part of the syscall events we read. Only these go to
+// libauparse: every one of those events ends with an EOE record, so none waits for
+// auparse's timeout — a single-record event without EOE (CONFIG_CHANGE, DAEMON_*, logins)
+// would hold every later event back for seconds.
+bool syscall_event_record(int type);
+
+// An AUDIT_CONFIG_CHANGE record's "audit_pid=N old=M": someone (an auditd starting)
+// asked for the daemon role, which M held. nullopt for any other change.
+struct AuditPidChange {
+    std::int64_t requested = 0;
+    std::int64_t old = 0;
+};
+std::optional<AuditPidChange> audit_pid_change(std::string_view text);
 
 // "type=NAME msg=TEXT\n", the log line auparse parses, from one netlink message.
 std::string audit_log_line(int type, const char* text, std::size_t len);

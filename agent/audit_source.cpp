@@ -3,6 +3,7 @@
 #include <libaudit.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -75,7 +76,10 @@ Result<std::unique_ptr<AuditSource>> AuditSource::start(std::string key, std::ve
     if (!stale) return stale.error();
     if (stale.value() > 0)
         log_warning("audit: removed " + std::to_string(stale.value()) + " stale rules with our key " + s->key_);
-    if (status->pid != 0) {
+    // A registered pid whose process is gone is a daemon that died without unregistering:
+    // registering ourselves makes the kernel test that connection and replace it.
+    const bool daemon_alive = status->pid != 0 && !(::kill(static_cast<pid_t>(status->pid), 0) < 0 && errno == ESRCH);
+    if (daemon_alive) {
         VIGIL_TRY(s->join_multicast());
         VIGIL_TRY(s->enable());
     } else if (auto d = s->become_daemon(); !d) {
@@ -184,11 +188,6 @@ void AuditSource::on_event(auparse_state_t* au) {
     auto r = read_audit_event(au);
     if (!r) return;
     const auto self = static_cast<std::int64_t>(::getpid());
-    if (r->pid_request) {
-        // Our pid as the old one and another as the new: an auditd tried to start.
-        if (*r->pid_request != 0 && *r->pid_request != self && r->pid_request_old == self) handover_ = true;
-        return;
-    }
     if (r->key != key_ || r->actor.pid == self) return;  // someone else's rule, or ourselves
     ++records_total_;
     bool pushed = false;
@@ -280,7 +279,17 @@ void AuditSource::read_loop() {
             std::memcpy(&header, buf.data(), sizeof header);
             // Replies (acks, AUDIT_GET) are below 1100; records are 1100 and up.
             if (header.nlmsg_type < AUDIT_FIRST_USER_MSG) continue;
-            feed_message(au.get(), header.nlmsg_type, buf.data() + kHeader, static_cast<std::size_t>(got) - kHeader);
+            const char* text = buf.data() + kHeader;
+            const std::size_t len = static_cast<std::size_t>(got) - kHeader;
+            if (header.nlmsg_type == AUDIT_CONFIG_CHANGE) {
+                // Our pid as the old one and another as the new: an auditd tried to start.
+                const auto self = static_cast<std::int64_t>(::getpid());
+                const auto change = audit_pid_change(std::string_view(text, strnlen(text, len)));
+                if (change && change->requested != 0 && change->requested != self && change->old == self)
+                    handover_ = true;
+            } else if (syscall_event_record(header.nlmsg_type)) {
+                feed_message(au.get(), header.nlmsg_type, text, len);
+            }
         }
         auparse_feed_age_events(au.get());
         if (handover_) {

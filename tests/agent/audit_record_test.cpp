@@ -91,6 +91,18 @@ TEST_CASE("audit records: a name relative to a directory fd is not guessed", "[u
     CHECK(vigil::agent::absolute_names(absolute.at(0), true) == std::vector<std::string>{"/srv/x.csv"});
 }
 
+TEST_CASE("audit records: a request for the daemon role is recognised", "[unit][audit]") {
+    const auto change =
+        vigil::agent::audit_pid_change("audit(1700000000.123:43): op=set audit_pid=4321 old=1234 auid=0 ses=1 res=0");
+    REQUIRE(change);
+    CHECK(change->requested == 4321);
+    CHECK(change->old == 1234);
+    CHECK_FALSE(vigil::agent::audit_pid_change("audit(1700000000.123:44): op=set audit_enabled=1 old=0 auid=0 res=1"));
+    CHECK(vigil::agent::syscall_event_record(1300));        // SYSCALL
+    CHECK(vigil::agent::syscall_event_record(1320));        // EOE
+    CHECK_FALSE(vigil::agent::syscall_event_record(1305));  // CONFIG_CHANGE: no EOE follows it
+}
+
 TEST_CASE("audit join: an event waits for its record, bounded in time and number", "[unit][audit]") {
     AuditJoin join;
     const std::int64_t t0 = 1'700'000'000'000'000'000;
