@@ -5,26 +5,11 @@
 #include "common/actor.h"
 
 namespace vigil::agent {
-namespace {
-
-std::string dir_of(const std::string& path) {
-    const auto slash = path.rfind('/');
-    return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
-}
-
-}  // namespace
-
 bool AuditJoin::matches(const AuditRecord& r, pid_t pid, const Event& e) const {
     if (!r.actor.pid || *r.actor.pid != pid || !e.path) return false;
-    // The record is stamped at syscall exit, the event at receipt: it comes first, or
-    // shortly after when the reader thread was slower.
-    if (r.time_ns > e.time_ns + kWaitNs || r.time_ns < e.time_ns - kRecentNs) return false;
-    const std::string parent = dir_of(*e.path);
-    for (const auto& name : absolute_names(r, false)) {
-        if (name == *e.path || name == parent) return true;
-        if (e.old_path && (name == *e.old_path || name == dir_of(*e.old_path))) return true;
-    }
-    return false;
+    // The exec record is stamped when the process started, before anything it did: within
+    // kRecentNs before the event (and kWaitNs after, for clocks read on different CPUs).
+    return r.time_ns <= e.time_ns + kWaitNs && r.time_ns >= e.time_ns - kRecentNs;
 }
 
 void AuditJoin::fill(Event& e, const AuditRecord& r) {

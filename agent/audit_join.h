@@ -1,12 +1,15 @@
 // Attribution completed from audit records: a fanotify event whose process was gone before
 // /proc could be read (so Attributor left its actor null) is matched with the audit record
-// of the same change — same pid, a name the syscall touched equal to the event's path or
-// its directory, close in time — and takes the actor the kernel recorded at the syscall.
+// of that process's exec (agent/audit_rules.h) — same pid, started at most kRecentNs
+// before the event, the newest such record — and takes the actor the kernel recorded
+// then (uid, euid, gid, auid, exe, comm, the command line from PROCTITLE). A pid reused
+// within those seconds by a process that never exec'd would be misnamed: pid_max is
+// 4,194,304 on 64-bit Linux, so that takes millions of process starts in 5 s.
 //
-// The record usually arrives first (the kernel emits it at syscall exit, the main thread
-// reads fanotify later), so recent records are kept (5 s, at most 4096). When it has not
-// arrived yet, the event waits here — at most kWait, at most kMaxHeld events, never more —
-// and is then recorded without actor as before. Thread: the agent's main thread.
+// The record usually arrives first (the kernel emits it at the exec's exit, the main
+// thread reads fanotify later), so recent records are kept (5 s, at most 4096). When it
+// has not arrived yet, the event waits here — at most kWait, at most kMaxHeld events,
+// never more — and is then recorded without actor as before. Thread: the main thread.
 #pragma once
 
 #include <cstdint>

@@ -36,7 +36,8 @@ Result<void> add_pair(RulePtr& rule, const std::string& pair) {
     return {};
 }
 
-Result<RulePtr> make_rule(const std::string& key, const AuditRoot& root, const std::vector<const char*>& syscalls,
+// `root` null: a host-wide rule (the execve rule).
+Result<RulePtr> make_rule(const std::string& key, const AuditRoot* root, const std::vector<const char*>& syscalls,
                           const std::vector<std::string>& pairs) {
     RulePtr rule(audit_rule_create_data());
     if (!rule) return Error::msg("audit rule: out of memory");
@@ -44,7 +45,7 @@ Result<RulePtr> make_rule(const std::string& key, const AuditRoot& root, const s
     for (const char* name : syscalls)
         if (audit_rule_syscallbyname_data(rule.get(), name) != 0)
             return Error::msg(std::string("audit rule: unknown syscall ") + name);
-    VIGIL_TRY(add_pair(rule, (root.is_dir ? "dir=" : "path=") + root.path));
+    if (root != nullptr) VIGIL_TRY(add_pair(rule, (root->is_dir ? "dir=" : "path=") + root->path));
     for (const auto& p : pairs) VIGIL_TRY(add_pair(rule, p));
     VIGIL_TRY(add_pair(rule, "key=" + key));
     return rule;
@@ -116,27 +117,26 @@ std::string audit_rule_key(const std::string& db_path) {
 
 Result<std::size_t> add_audit_rules(int control_fd, const std::string& key, const std::vector<AuditRoot>& roots,
                                     bool attribution) {
-    std::size_t added = 0;
+    std::vector<std::pair<RulePtr, std::string>> rules;  // the rule, what it is for (errors)
     const std::vector<const char*> denied(std::begin(kDeniedSyscalls), std::end(kDeniedSyscalls));
     for (const auto& root : roots) {
-        std::vector<RulePtr> rules;
         for (const char* err : {"exit=-EACCES", "exit=-EPERM"}) {
-            auto r = make_rule(key, root, denied, {err});
+            auto r = make_rule(key, &root, denied, {err});
             if (!r) return r.error();
-            rules.push_back(std::move(r.value()));
+            rules.emplace_back(std::move(r.value()), "'" + escape_bytes(root.path) + "'");
         }
-        if (attribution) {
-            auto r = make_rule(key, root, {"all"}, {"perm=wa", "success=1"});
-            if (!r) return r.error();
-            rules.push_back(std::move(r.value()));
-        }
-        for (auto& rule : rules) {
-            const int rc = audit_add_rule_data(control_fd, rule.get(), AUDIT_FILTER_EXIT, AUDIT_ALWAYS);
-            // EEXIST: the same rule is there already (ours, from a reload): nothing to do.
-            if (rc < 0 && rc != -EEXIST)
-                return Error::from_errno(-rc, "audit: add rule for '" + escape_bytes(root.path) + "'");
-            if (rc >= 0) ++added;
-        }
+    }
+    if (attribution && !roots.empty()) {
+        auto r = make_rule(key, nullptr, {"execve", "execveat"}, {"success=1"});
+        if (!r) return r.error();
+        rules.emplace_back(std::move(r.value()), "execve");
+    }
+    std::size_t added = 0;
+    for (auto& [rule, what] : rules) {
+        const int rc = audit_add_rule_data(control_fd, rule.get(), AUDIT_FILTER_EXIT, AUDIT_ALWAYS);
+        // EEXIST: the same rule is there already (ours, from a reload): nothing to do.
+        if (rc < 0 && rc != -EEXIST) return Error::from_errno(-rc, "audit: add rule for " + what);
+        if (rc >= 0) ++added;
     }
     return added;
 }

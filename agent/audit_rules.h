@@ -3,12 +3,14 @@
 // anyone else's (auditd's rules, an admin's auditctl -w), whoever loaded them.
 //
 // Per watched root (AUDIT_DIR for a directory, which covers its whole subtree; AUDIT_WATCH
-// for a single file), on the native arch (b64) only:
-//   - the attempts that failed: open/creat/truncate, unlink, rename, chmod, chown and the
-//     xattr calls with exit=-EACCES, and the same with exit=-EPERM (a rule's fields are
-//     ANDed, so one rule per errno);
-//   - with attribution: every successful write or attribute change (perm=wa, success=1),
-//     so an event whose process exited before /proc was read can still name its actor.
+// for a single file), on the native arch (b64) only, the attempts that failed: open/creat/
+// truncate, unlink, rename, chmod, chown and the xattr calls with exit=-EACCES, and the
+// same with exit=-EPERM (a rule's fields are ANDed, so one rule per errno).
+// With attribution, one host-wide rule more: every successful execve/execveat. A process
+// that writes and exits before /proc is read was (almost always) started by an exec; its
+// exec record names it — one record per process start, not one per write, so a process
+// writing thousands of files costs nothing more (a perm=wa rule per tree cost 2.6x on a
+// create storm: bench/RESULTS.md).
 // Reads that succeed are never audited: fanotify sees those, and they are the bulk.
 #pragma once
 
