@@ -122,7 +122,7 @@ TEST_CASE("audit join: an event waits for its record, bounded in time and number
     REQUIRE(join.hold(event("/srv/b"), raw(201), t0));
     CHECK(join.held() == 2);
 
-    // The record of pid 200's write to /srv/a completes that event, not the other one.
+    // The (exec) record of pid 200 completes its event, not the other pid's.
     AuditRecord rec = parse(denied_open("ffffff9c", "/srv/a")).at(0);
     rec.success = true;
     rec.time_ns = t0;
