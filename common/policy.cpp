@@ -371,7 +371,8 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
             if (key != "enabled" && key != "attribution")
                 return Error::msg(where + ": \"audit\": unknown key " + quote_value(key) +
                                   " (known: enabled, attribution)");
-            if (!value.is_boolean()) return Error::msg(where + ": \"audit\": \"" + key + "\" must be true or false");
+            if (!value.is_boolean())
+                return Error::msg(where + ": \"audit\": " + quote_value(key) + " must be true or false");
             (key == "enabled" ? policy.audit_enabled : policy.audit_attribution) = value.get<bool>();
         }
     }
