@@ -18,6 +18,7 @@
 #include "agent/fanotify_source.h"
 #include "agent/inotify_source.h"
 #include "agent/log.h"
+#include "agent/systemd_notify.h"
 #include "agent/thread_priority.h"
 #include "common/agent_status.h"
 #include "common/baseline_store.h"
@@ -64,6 +65,7 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
 Agent::~Agent() {
     hash_jobs_.close();
     if (hasher_.joinable()) hasher_.join();
+    if (big_hasher_) big_hasher_->stop();
     if (writer_) writer_->stop();
 }
 
@@ -74,6 +76,8 @@ Result<void> Agent::start() {
     matcher_ = std::make_unique<RuleMatcher>(*policy_);
     events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
     coalescer_.set_limit(policy_->path_events_per_second);
+    inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
+    judge_.set_policy(*policy_);
 
     const std::string dir = dir_of(options_.db_path);
     if (auto r = make_private_dirs(dir); !r) return r.error();
@@ -90,6 +94,10 @@ Result<void> Agent::start() {
     start_audit();
 
     sealer_->set_facts({policy_->sha256_hex, own_binary_sha256(), std::string(source_->name())});
+    big_hasher_ = std::make_unique<BackgroundHasher>([this](BackgroundHasher::Job&& job, Result<FdDigest>&& d) {
+        on_background_hashed(std::move(job), std::move(d));
+    });
+    big_hasher_->start();
     hasher_ = std::thread([this] { hash_loop(); });
     writer_->start();
     started_ns_ = realtime_now_ns();
@@ -104,6 +112,7 @@ Result<void> Agent::start() {
     log_info("ready: watching " + std::to_string(source_->marks()) + " directories with " +
              std::string(source_->name()) + (source_->has_pidfd() ? " (pidfd attribution)" : "") + ", database " +
              escape_bytes(options_.db_path));
+    notify_systemd_ready();
     return {};
 }
 
@@ -175,6 +184,7 @@ Result<void> Agent::open_database() {
                     escape_bytes(sealer.value()->new_sealing()->verification_key_file) + "; keep a copy offline");
     sealer_ = sealer.value().get();
     writer_ = std::make_unique<Writer>(std::move(db.value()), events_, std::move(sealer.value()));
+    writer_->set_retention_days(policy_->retention_days);
     return {};
 }
 
@@ -236,7 +246,10 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
     const Rule& rule = policy_->rules[rule_index];
     auto root_fd = open_at(AT_FDCWD, root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW, root);
     if (!root_fd) {
-        log_warning("cannot watch " + root_fd.error().message());
+        // Gone before it could be watched (created and removed at once): its delete event
+        // follows, so a line for each would be noise in a flood (RELIABILITY.md B3 #28).
+        if (root_fd.error().code != std::errc::no_such_file_or_directory)
+            log_warning("cannot watch " + root_fd.error().message());
         return;
     }
     struct stat root_st {};
@@ -339,7 +352,10 @@ Event Agent::agent_event(Action action, std::optional<std::string> detail) const
 
 void Agent::enqueue(Event event) {
     if (!events_.try_push(std::move(event))) {
+        const std::int64_t now = realtime_now_ns();
         const std::scoped_lock lock(known_mu_);
+        if (lost_ == 0) first_lost_ns_ = now;
+        last_lost_ns_ = now;
         ++lost_;
         rescan_pending_ = true;
     }
@@ -373,6 +389,7 @@ void Agent::on_event(RawEvent&& raw) {
                 if (it->second) e.sha256_before = std::string(digest_bytes(*it->second));
                 known_.erase(it);
             }
+            note_touched(raw.path);
         } else if (raw.action == Action::Rename && e.old_path) {
             // Everything under a renamed directory moves with it.
             // Moved out of every tree: no longer known (a rescan would call it deleted).
@@ -381,11 +398,18 @@ void Agent::on_event(RawEvent&& raw) {
             std::vector<std::pair<std::string, std::optional<Sha256Digest>>> moved;
             while (it != known_.end() && path_is_under(it->first, *e.old_path)) {
                 if (stays) moved.emplace_back(raw.path + it->first.substr(e.old_path->size()), it->second);
+                note_touched(it->first);
                 it = known_.erase(it);
             }
-            for (auto& m : moved) known_[m.first] = m.second;
+            for (auto& m : moved) {
+                note_touched(m.first);
+                known_[m.first] = m.second;
+            }
+            note_touched(*e.old_path);
+            if (!raw.path.empty()) note_touched(raw.path);
         } else if (raw.action == Action::Create) {
             known_.emplace(raw.path, std::nullopt);
+            note_touched(raw.path);
         }
     }
     if (new_dir) {
@@ -414,19 +438,27 @@ void Agent::record_folded(Coalescer::Folded&& folded) {
 }
 
 void Agent::record(Event&& e, RawEvent&& raw, bool may_wait) {
+    // An event without actor may first wait (bounded) for its audit record: judged after.
     if (may_wait && wait_for_audit(e, raw)) return;
+    // Expectations and leak signs, for every event recorded (agent/event_judge.h).
+    std::vector<Event> alerts = judge_.judge(e, *policy_, *matcher_, boottime_now_ns());
     if (raw.action == Action::Modify && !raw.is_dir) {
         HashJob job{std::move(e), std::move(raw)};
         if (!hash_jobs_.try_push(std::move(job))) {
             Event unhashed = std::move(job.event);  // NOLINT(bugprone-use-after-move): try_push moves only on success
-            unhashed.detail = R"({"hash":"skipped: hash queue full; the next rescan compares content"})";
+            nlohmann::json detail =
+                unhashed.detail ? nlohmann::json::parse(*unhashed.detail, nullptr, false) : nlohmann::json::object();
+            if (!detail.is_object()) detail = nlohmann::json::object();
+            detail["hash"] = "skipped: hash queue full; the next rescan compares content";
+            unhashed.detail = detail.dump();
             enqueue(std::move(unhashed));
             const std::scoped_lock lock(known_mu_);
             rescan_pending_ = true;
         }
-        return;
+    } else {
+        enqueue(std::move(e));
     }
-    enqueue(std::move(e));
+    for (auto& alert : alerts) enqueue(std::move(alert));
 }
 
 void Agent::on_overflow(Source source, const std::string& what) {
@@ -457,6 +489,12 @@ void Agent::hash_loop() {
             std::optional<Sha256Digest> after;
             std::string problem;
             if (fd) {
+                struct stat st {};
+                if (::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode) &&
+                    static_cast<std::uint64_t>(st.st_size) > inline_hash_bytes_.load()) {
+                    defer_hash(std::move(e), std::move(fd.value()), static_cast<std::uint64_t>(st.st_size));
+                    continue;
+                }
                 auto digest = hash_fd(fd->get(), path);
                 if (digest) {
                     after = digest->digest;
@@ -467,70 +505,144 @@ void Agent::hash_loop() {
                 problem =
                     fd.error().code.value() == ESTALE ? "deleted before it could be hashed" : fd.error().message();
             }
-            std::optional<Sha256Digest> before;
-            {
-                const std::scoped_lock lock(known_mu_);
-                auto it = known_.find(path);
-                if (it != known_.end()) before = it->second;
-                if (after) known_[path] = after;
-            }
-            if (before) e.sha256_before = std::string(digest_bytes(*before));
-            if (after) e.sha256_after = std::string(digest_bytes(*after));
-            nlohmann::json detail =
-                e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
-            if (!detail.is_object()) detail = nlohmann::json::object();
-            if (after && before) detail["content_changed"] = *after != *before;
-            if (!problem.empty()) detail["hash_error"] = problem;
-            if (!detail.empty()) e.detail = detail.dump();
+            fill_hash(e, after, problem);
             enqueue(std::move(e));
         }
     }
 }
 
+void Agent::fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem) {
+    const std::string path = e.path.value_or("");
+    std::optional<Sha256Digest> before;
+    {
+        const std::scoped_lock lock(known_mu_);
+        auto it = known_.find(path);
+        if (it != known_.end()) before = it->second;
+        if (after) {
+            known_[path] = after;
+            note_touched(path);
+        }
+    }
+    if (before) e.sha256_before = std::string(digest_bytes(*before));
+    if (after) e.sha256_after = std::string(digest_bytes(*after));
+    nlohmann::json detail = e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
+    if (!detail.is_object()) detail = nlohmann::json::object();
+    if (after && before) detail["content_changed"] = *after != *before;
+    if (!problem.empty()) detail["hash_error"] = problem;
+    if (!detail.empty()) e.detail = detail.dump();
+}
+
+void Agent::defer_hash(Event&& e, UniqueFd fd, std::uint64_t size) {
+    BackgroundHasher::Job job{e, std::move(fd), realtime_now_ns(), 0};
+    const bool queued = big_hasher_->submit(std::move(job));
+    nlohmann::json detail = e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
+    if (!detail.is_object()) detail = nlohmann::json::object();
+    detail["size"] = size;
+    if (queued) {
+        detail["hash_pending"] =
+            "over limits.inline_hash_mb: hashed in the background, the hash follows in its own row";
+    } else {
+        detail["hash"] = "skipped: background hash queue full; the next rescan compares content";
+        const std::scoped_lock lock(known_mu_);
+        rescan_pending_ = true;
+    }
+    e.detail = detail.dump();
+    enqueue(std::move(e));
+}
+
+// On the background hasher's thread. The result is a row of its own, dated when the hash
+// was taken (the write's row is long sealed), pointing back at the write it follows.
+void Agent::on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&& digest) {
+    Event e = std::move(job.event);
+    nlohmann::json detail = e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
+    if (!detail.is_object()) detail = nlohmann::json::object();
+    const std::int64_t now = realtime_now_ns();
+    detail["background_hash"] = true;
+    detail["write_observed"] = format_rfc3339_ns(e.time_ns);
+    detail["hash_seconds"] = static_cast<double>(now - job.queued_ns) / 1e9;
+    if (job.superseded) detail["superseded_writes"] = job.superseded;
+    e.detail = detail.dump();
+    e.time_ns = now;
+    std::optional<Sha256Digest> after;
+    std::string problem;
+    if (digest) {
+        after = digest->digest;
+    } else {
+        problem = digest.error().message();
+    }
+    fill_hash(e, after, problem);
+    enqueue(std::move(e));
+}
+
 void Agent::rescan() {
     log_warning("events may have been lost: rescanning every rule against the last known state");
+    {
+        // From here on, paths the event stream changes are newer than the walk: the
+        // comparison leaves them to their own rows (see touched_during_rescan_).
+        const std::scoped_lock lock(known_mu_);
+        touched_during_rescan_.emplace();
+    }
     auto walk = walk_policy(*policy_, WalkOptions{});
+    const std::size_t entries = walk.records.size();
+    std::map<std::string, std::optional<Sha256Digest>> fresh;
+    for (auto& r : walk.records) fresh.emplace(std::move(r.path), r.sha256);
+    walk.records = {};  // the walk's full records are large: only path and hash are needed
+    struct Change {
+        Action action;
+        std::string path;
+        std::optional<Sha256Digest> before, after;
+    };
+    std::vector<Change> changes;
     std::uint64_t created = 0;
     std::uint64_t modified = 0;
     std::uint64_t deleted = 0;
-    std::vector<Event> changes;
     {
         const std::scoped_lock lock(known_mu_);
-        std::map<std::string, std::optional<Sha256Digest>> fresh;
-        for (auto& r : walk.records) fresh.emplace(r.path, r.sha256);
-        auto change = [&](Action action, const std::string& path) {
-            return scan_event(action, path, matcher_->rule_for(path));
-        };
+        const std::set<std::string> touched = std::move(*touched_during_rescan_);
+        touched_during_rescan_.reset();
         for (const auto& [path, digest] : fresh) {
+            if (touched.count(path) != 0) continue;
             auto it = known_.find(path);
             if (it == known_.end()) {
-                Event e = change(Action::Create, path);
-                if (digest) e.sha256_after = std::string(digest_bytes(*digest));
-                changes.push_back(std::move(e));
+                changes.push_back({Action::Create, path, std::nullopt, digest});
                 ++created;
             } else if (it->second != digest && digest) {
-                Event e = change(Action::Modify, path);
-                if (it->second) e.sha256_before = std::string(digest_bytes(*it->second));
-                e.sha256_after = std::string(digest_bytes(*digest));
-                changes.push_back(std::move(e));
+                changes.push_back({Action::Modify, path, it->second, digest});
                 ++modified;
             }
         }
         for (const auto& [path, digest] : known_) {
-            if (fresh.count(path) != 0) continue;
-            Event e = change(Action::Delete, path);
-            if (digest) e.sha256_before = std::string(digest_bytes(*digest));
-            changes.push_back(std::move(e));
+            if (fresh.count(path) != 0 || touched.count(path) != 0) continue;
+            changes.push_back({Action::Delete, path, digest, std::nullopt});
             ++deleted;
+        }
+        // What the event stream said about a touched path stands over the older walk.
+        for (const auto& path : touched) {
+            auto it = known_.find(path);
+            if (it != known_.end()) {
+                fresh[path] = it->second;
+            } else {
+                fresh.erase(path);
+            }
         }
         known_ = std::move(fresh);
     }
-    enqueue(agent_event(
+    // The rescanner may wait for room in the queue (the writer is behind, the disk is
+    // full): what a rescan finds is the repair of a loss and must not be lost itself.
+    auto push = [this](Event e) {
+        while (!events_.try_push(std::move(e)))  // NOLINT(bugprone-use-after-move): moved only on success
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    };
+    push(agent_event(
         Action::Rescan,
-        nlohmann::json{
-            {"entries", walk.records.size()}, {"created", created}, {"modified", modified}, {"deleted", deleted}}
+        nlohmann::json{{"entries", entries}, {"created", created}, {"modified", modified}, {"deleted", deleted}}
             .dump()));
-    for (auto& e : changes) enqueue(std::move(e));
+    for (auto& c : changes) {
+        Event e = scan_event(c.action, c.path, matcher_->rule_for(c.path));
+        if (c.before) e.sha256_before = std::string(digest_bytes(*c.before));
+        if (c.after) e.sha256_after = std::string(digest_bytes(*c.after));
+        push(std::move(e));
+    }
 }
 
 void Agent::reload_policy() {
@@ -546,18 +658,25 @@ void Agent::reload_policy() {
         log_error("SIGHUP: cannot start a new watcher, the old policy stays active: " + fresh_source.error().message());
         return;
     }
-    // Drain the old watcher first so nothing it queued is lost; let the hasher finish what
-    // it holds (it uses the current source), then swap and restart it.
+    // The new watcher's marks go in before the old watcher is read for the last time, so
+    // an event in between reaches one of them or both (then twice), never neither: marking
+    // after the last drain lost what happened in between (the SIGHUP storm test in
+    // tests/agent/reliability_agent_test.cpp). The hasher touches neither policy nor
+    // matcher, so they change under it; it finishes the old watcher's jobs (it opens files
+    // through the current source) before the sources are swapped and it is restarted.
+    std::swap(policy_, policy);
+    std::swap(matcher_, matcher);
+    if (auto r = place_marks(*fresh_source.value(), *policy_); !r) log_error("SIGHUP: " + r.error().message());
     if (auto r = source_->drain(*this); !r) log_error(r.error().message());
     hash_jobs_.close();
     if (hasher_.joinable()) hasher_.join();
     const std::unique_ptr<WatchSource> old_source = std::move(source_);
     source_ = std::move(fresh_source.value());
-    std::swap(policy_, policy);
-    std::swap(matcher_, matcher);
     events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
     coalescer_.set_limit(policy_->path_events_per_second);
-    if (auto r = place_marks(*source_, *policy_); !r) log_error("SIGHUP: " + r.error().message());
+    writer_->set_retention_days(policy_->retention_days);
+    inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
+    judge_.set_policy(*policy_);
     if (audit_) {
         if (auto r = audit_->replace_roots(audit_roots()); !r) log_error("SIGHUP: audit rules: " + r.error().message());
     }
@@ -588,6 +707,11 @@ void Agent::publish_status(const char* state) {
                      {"attributed_by_proc", attributor_.resolved()},
                      {"attributed_by_audit", audit_join_.completed()},
                      {"unattributed", unattributed()},
+                     {"unexpected", judge_.unexpected()},
+                     {"not_evaluated", judge_.not_evaluated()},
+                     {"alerts", judge_.alerts()},
+                     {"last_alert", judge_.last_alert_ns() ? nlohmann::json(format_rfc3339_ns(judge_.last_alert_ns()))
+                                                           : nlohmann::json()},
                      {"policy", escape_bytes(policy_->source)}};
     audit_status(j);
     {
@@ -633,6 +757,7 @@ int Agent::run() {
                 } else {
                     log_info(std::string("signal ") + (si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT") +
                              ": stopping after every queued event is written");
+                    notify_systemd_stopping();
                     stop = true;
                 }
             }
@@ -652,9 +777,13 @@ int Agent::run() {
         for (auto& folded : coalescer_.due(realtime_now_ns())) record_folded(std::move(folded));
         bool start_rescan = false;
         std::uint64_t lost = 0;
+        std::int64_t first_lost = 0;
+        std::int64_t last_lost = 0;
         {
             const std::scoped_lock lock(known_mu_);
             lost = lost_;
+            first_lost = first_lost_ns_;
+            last_lost = last_lost_ns_;
             if (rescan_pending_ && !rescan_running_.load()) {
                 start_rescan = true;
                 rescan_pending_ = false;
@@ -664,11 +793,14 @@ int Agent::run() {
             Event e =
                 agent_event(Action::Overflow, nlohmann::json{{"source", "queue"},
                                                              {"reason", "event queue full (limits.queue_memory_mb)"},
-                                                             {"lost", lost}}
+                                                             {"lost", lost},
+                                                             {"first_lost", format_rfc3339_ns(first_lost)},
+                                                             {"last_lost", format_rfc3339_ns(last_lost)}}
                                                   .dump());
             if (events_.try_push(std::move(e))) {
                 const std::scoped_lock lock(known_mu_);
                 lost_ -= lost;
+                first_lost_ns_ = last_lost_ns_;  // any lost since belong to the next row
             }
         }
         if (start_rescan) {
@@ -693,6 +825,11 @@ int Agent::run() {
     if (rescanner.joinable()) rescanner.join();
     hash_jobs_.close();
     if (hasher_.joinable()) hasher_.join();
+    // A background hash of a huge file is cancelled, not waited for: its write's row is
+    // recorded (hash_pending), and the next check or rescan compares the content.
+    if (const std::size_t abandoned = big_hasher_->stop())
+        log_warning(std::to_string(abandoned) +
+                    " background hashes of large files were abandoned at stop; their rows say hash_pending");
     nlohmann::json detail{{"attributed", attributor_.resolved() + audit_join_.completed()},
                           {"attributed_by_audit", audit_join_.completed()},
                           {"unattributed", unattributed()},

@@ -21,8 +21,10 @@
 #include "agent/attribution.h"
 #include "agent/audit_join.h"
 #include "agent/audit_source.h"
+#include "agent/background_hasher.h"
 #include "agent/bounded_queue.h"
 #include "agent/coalescer.h"
+#include "agent/event_judge.h"
 #include "agent/raw_event.h"
 #include "agent/sealer.h"
 #include "agent/watch_source.h"
@@ -67,11 +69,19 @@ private:
     DirWatch dir_scope(const std::string& dir) const;  // which events in `dir` matter to the policy
     void mark_tree(WatchSource& source, const std::string& root, std::uint32_t rule, std::int64_t report_before_ns);
     void enqueue(Event event);
-    // An event past every filter: to the hasher (a write) or the writer. `may_wait`: an
-    // event without actor may first wait (bounded) for its audit record (agent_audit.cpp).
+    // An event past every filter: judged against the policy's expectations and alerts
+    // (judge_), then to the hasher (a write) or the writer. Every file event, whatever its
+    // source (fanotify, inotify, audit `denied`), comes through here on the main thread.
+    // `may_wait`: an event without actor may first wait (bounded) for its audit record
+    // (agent_audit.cpp), and is judged once it has it.
     void record(Event&& e, RawEvent&& raw, bool may_wait = true);
     void record_folded(Coalescer::Folded&& folded);
     void hash_loop();
+    // A file over limits.inline_hash_mb: its row now (hash_pending), its hash later.
+    void defer_hash(Event&& e, UniqueFd fd, std::uint64_t size);
+    void on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&& digest);
+    // The hash columns and detail of a row whose file was hashed (or could not be).
+    void fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem);
     void reload_policy();
     void publish_status(const char* state);
     void rescan();
@@ -107,8 +117,11 @@ private:
     std::unique_ptr<Writer> writer_;
     Sealer* sealer_ = nullptr;  // owned by writer_
     std::thread hasher_;
+    std::atomic<std::uint64_t> inline_hash_bytes_{64ULL << 20U};  // policy limits.inline_hash_mb
+    std::unique_ptr<BackgroundHasher> big_hasher_;
     Attributor attributor_;
     Coalescer coalescer_{100};            // main thread
+    EventJudge judge_;                    // main thread: expectations and alerts (issue 8)
     std::unique_ptr<AuditSource> audit_;  // null when off or unavailable (audit_state_ says why)
     std::string audit_state_ = "off";
     AuditJoin audit_join_;        // main thread
@@ -117,7 +130,16 @@ private:
 
     std::mutex known_mu_;
     std::map<std::string, std::optional<Sha256Digest>> known_;  // last known content per path
-    std::uint64_t lost_ = 0;  // events that did not fit in the queue since the last overflow row
+    // While a rescan walks: the paths whose known_ entry events changed meanwhile. Their
+    // rows are newer than the walk, so the rescan neither reports nor overwrites them
+    // (a storm's later write must not be undone by a walk that read the file before it).
+    std::optional<std::set<std::string>> touched_during_rescan_;
+    void note_touched(const std::string& path) {  // known_mu_ held
+        if (touched_during_rescan_) touched_during_rescan_->insert(path);
+    }
+    std::uint64_t lost_ = 0;          // events that did not fit in the queue since the last overflow row
+    std::int64_t first_lost_ns_ = 0;  // when the first and the last of them were refused
+    std::int64_t last_lost_ns_ = 0;
     bool rescan_pending_ = false;
     std::atomic<bool> rescan_running_{false};
     bool reload_pending_ = false;  // SIGHUP seen; applied when no rescan runs

@@ -119,7 +119,14 @@ void Agent::record_denied(const AuditRecord& r) {
     if (!rule) detail["path_relative_to_dirfd"] = true;
     e.detail = detail.dump();
     ++denied_;
-    enqueue(std::move(e));
+    // Through record(), like every file event: judged against the policy's expectations.
+    RawEvent raw;
+    raw.time_ns = e.time_ns;
+    raw.action = Action::Denied;
+    raw.source = Source::Audit;
+    raw.path = e.path.value_or("");
+    if (r.actor.pid) raw.pid = static_cast<pid_t>(*r.actor.pid);
+    record(std::move(e), std::move(raw), false);
 }
 
 void Agent::drain_audit(bool final) {

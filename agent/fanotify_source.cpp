@@ -8,9 +8,11 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "agent/attribution.h"
+#include "agent/fanotify_records.h"
 #include "agent/kernel_queue_depth.h"
 #include "agent/log.h"
 #include "common/escape.h"
@@ -30,15 +32,6 @@ constexpr std::uint64_t kFilesystemMask =
 // What an out-of-scope directory stops sending us; FAN_RENAME stays (see the header).
 constexpr std::uint64_t kIgnoreMask =
     FAN_CREATE | FAN_DELETE | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_ONDIR | FAN_EVENT_ON_CHILD;
-
-// fsid bytes + handle type + handle bytes: the same key from an event's info record and
-// from name_to_handle_at(), so events find their directory's path.
-std::string handle_key(const void* fsid, int handle_type, const void* handle, std::size_t bytes) {
-    std::string key(static_cast<const char*>(fsid), 8);
-    key.append(reinterpret_cast<const char*>(&handle_type), sizeof handle_type);
-    key.append(static_cast<const char*>(handle), bytes);
-    return key;
-}
 
 std::int64_t realtime_ns() { return realtime_now_ns(); }
 
@@ -117,7 +110,7 @@ Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool 
     }
     if (fs_marked_.count(fsid) == 0 && fs_refused_.count(fsid) == 0) mark_filesystem(dirfd, fsid, path);
     const bool filesystem_mark = fs_marked_.count(fsid) != 0;
-    const std::string key = handle_key(&sf.f_fsid, fh->handle_type, fh->f_handle, fh->handle_bytes);
+    const std::string key = fanotify_handle_key(&sf.f_fsid, fh->handle_type, fh->f_handle, fh->handle_bytes);
     const DirWatch watch = scope_of(path);
     // Ignored before (say, outside the tree until it was moved in): lift the ignore.
     const auto known = dirs_.find(key);
@@ -195,7 +188,7 @@ std::string FanotifySource::object_at(int dirfd, const char* name) const {
     fh->handle_bytes = MAX_HANDLE_SZ;
     int mount_id = 0;
     if (::name_to_handle_at(dirfd, name, fh, &mount_id, 0) < 0) return {};  // 0: never follow a link
-    return handle_key(&sf.f_fsid, fh->handle_type, fh->f_handle, fh->handle_bytes);
+    return fanotify_handle_key(&sf.f_fsid, fh->handle_type, fh->f_handle, fh->handle_bytes);
 }
 
 void FanotifySource::rename_dir(const std::string& from, const std::string& to) {
@@ -260,127 +253,98 @@ Result<void> FanotifySource::drain(EventSink& sink) {
         if (len == 0) return {};
         const std::int64_t now = realtime_ns();
         const std::int64_t boot = boottime_now_ns();
-        // Records are packed, not aligned: every struct is copied out with memcpy, and every
-        // length is checked against what the kernel returned before it is used.
-        std::size_t off = 0;
-        const auto total = static_cast<std::size_t>(len);
-        while (off + sizeof(fanotify_event_metadata) <= total) {
-            fanotify_event_metadata meta{};
-            std::memcpy(&meta, buf + off, sizeof meta);
-            if (meta.event_len < sizeof meta || off + meta.event_len > total) break;
-            const char* event_start = buf + off;
-            off += meta.event_len;
-            const fanotify_event_metadata* md = &meta;
-            if (md->vers != FANOTIFY_METADATA_VERSION)
-                return Error::msg("fanotify metadata version " + std::to_string(md->vers) + " is not supported");
-            const UniqueFd object_fd(md->fd);  // FAN_NOFD in FID mode; closed either way
-            if ((md->mask & FAN_Q_OVERFLOW) != 0) {
-                sink.on_overflow(Source::Fanotify, "fanotify queue overflow");
-                continue;
-            }
-            std::string dir_key;
-            std::string name;
-            std::string object;
-            std::string old_dir_key;
-            std::string old_name;
-            std::string new_dir_key;
-            std::string new_name;
-            UniqueFd pidfd;
-            const char* p = event_start + md->metadata_len;
-            const char* end = event_start + md->event_len;
-            while (p + sizeof(fanotify_event_info_header) <= end) {
-                fanotify_event_info_header hdr{};
-                std::memcpy(&hdr, p, sizeof hdr);
-                if (hdr.len < sizeof hdr || p + hdr.len > end) break;  // malformed: stop, never overrun
-                if (hdr.info_type == FAN_EVENT_INFO_TYPE_PIDFD) {
-                    fanotify_event_info_pidfd info{};
-                    if (hdr.len >= sizeof info) std::memcpy(&info, p, sizeof info);
-                    if (hdr.len >= sizeof info && info.pidfd >= 0) pidfd.reset(info.pidfd);
-                } else if (hdr.info_type != FAN_EVENT_INFO_TYPE_ERROR &&
-                           hdr.len >= sizeof(fanotify_event_info_fid) + sizeof(file_handle)) {
-                    const char* fsid = p + offsetof(fanotify_event_info_fid, fsid);
-                    const char* fh_start = p + sizeof(fanotify_event_info_fid);
-                    file_handle fh{};
-                    std::memcpy(&fh, fh_start, sizeof fh);
-                    const char* handle_bytes = fh_start + sizeof(file_handle);
-                    if (fh.handle_bytes > static_cast<unsigned>(p + hdr.len - handle_bytes)) break;
-                    const char* handle_end = handle_bytes + fh.handle_bytes;
-                    const std::string key = handle_key(fsid, fh.handle_type, handle_bytes, fh.handle_bytes);
-                    const std::string_view rest(handle_end, static_cast<std::size_t>(p + hdr.len - handle_end));
-                    const std::string entry_name(rest.substr(0, rest.find('\0')));
-                    switch (hdr.info_type) {
-                        case FAN_EVENT_INFO_TYPE_DFID_NAME: dir_key = key, name = entry_name; break;
-                        case FAN_EVENT_INFO_TYPE_DFID: dir_key = key; break;
-                        case FAN_EVENT_INFO_TYPE_FID: object = key; break;
-                        case FAN_EVENT_INFO_TYPE_OLD_DFID_NAME: old_dir_key = key, old_name = entry_name; break;
-                        case FAN_EVENT_INFO_TYPE_NEW_DFID_NAME: new_dir_key = key, new_name = entry_name; break;
-                        default: break;
-                    }
-                }
-                p += hdr.len;
-            }
-            if (md->pid == self_) continue;  // our own hashing and walking
+        const auto bytes = std::as_bytes(std::span<const char>(buf, static_cast<std::size_t>(len)));
+        const auto stats = parse_fanotify_buffer(bytes, [&](FanotifyRecord& rec) {
+            // The kernel's fds are ours from here, sound record or not: closed either way.
+            const UniqueFd object_fd(rec.fd);  // FAN_NOFD in FID mode
+            const UniqueFd pidfd(rec.pidfd);
+            if (!rec.problem.empty()) return;  // counted by the parser, reported below
+            handle(rec, pidfd.get(), now, boot, sink);
+        });
+        if (stats.wrong_version)
+            return Error::msg("fanotify metadata version " + std::to_string(stats.version) + " is not supported");
+        if (stats.rejected != 0) {
+            // Never silent (R1): what the records said is unknown, so it is an overflow —
+            // a stored, counted event, and the rescan that finds what they were about.
+            sink.on_overflow(Source::Fanotify, "fanotify: " + std::to_string(stats.rejected) +
+                                                   " malformed event record(s) rejected (" + stats.first_problem + ")");
+        }
+    }
+}
 
-            auto make = [&](Action action) {
-                RawEvent e;
-                e.time_ns = now;
-                e.boot_ns = boot;
-                e.action = action;
-                e.source = Source::Fanotify;
-                e.is_dir = (md->mask & FAN_ONDIR) != 0;
-                e.pid = md->pid;
-                e.pidfd = pidfd.get();
-                e.object = object;
-                return e;
-            };
-            auto full_path = [&](const std::string& key, const std::string& entry, bool any_scope = false) {
-                std::string dir = path_of(key, any_scope);
-                if (dir.empty()) return dir;
-                if (entry.empty() || entry == ".") return dir;
-                return join_path(dir, entry);
-            };
-            const std::string path = dir_key.empty() ? std::string() : full_path(dir_key, name);
-            const std::uint64_t m = md->mask;
-            const bool on_dir = (m & FAN_ONDIR) != 0;
-            if ((m & FAN_RENAME) != 0) {
-                RawEvent e = make(Action::Rename);
-                e.old_path = full_path(old_dir_key, old_name);
-                // Where something went is worth knowing even outside the trees; the agent
-                // records it only when the old or the new name is watched.
-                e.path = full_path(new_dir_key, new_name, !e.old_path->empty());
-                if (on_dir && !object.empty()) {
-                    // The directory's handle follows it: in scope, under its new name;
-                    // moved out, it and everything below it are no longer ours.
-                    const DirWatch watch = e.path.empty() ? DirWatch::None : scope_of(e.path);
-                    if (watch != DirWatch::None) {
-                        learn_dir(object, e.path, watch);
-                    } else if (!e.old_path->empty()) {
-                        forget_tree(*e.old_path);
-                    }
-                }
-                if (!e.path.empty() || !e.old_path->empty()) sink.on_event(std::move(e));
-            }
-            if (path.empty()) continue;  // a directory we never knew: nothing to name it by
-            if (on_dir && !object.empty()) {
-                // A new directory is known before the next event, which may be inside it.
-                if ((m & FAN_CREATE) != 0 && fs_marked_.count(object.substr(0, 8)) != 0) {
-                    const DirWatch watch = scope_of(path);
-                    if (watch != DirWatch::None) learn_dir(object, path, watch);
-                }
-                if ((m & FAN_DELETE) != 0 && dirs_.erase(object) != 0) --marks_;
-            }
-            if ((m & kAccessMask) != 0) ignore_accesses(dir_key);
-            const std::pair<std::uint64_t, Action> order[] = {
-                {FAN_CREATE, Action::Create}, {FAN_OPEN, Action::Open},          {FAN_ACCESS, Action::Read},
-                {FAN_ATTRIB, Action::Attrib}, {FAN_CLOSE_WRITE, Action::Modify}, {FAN_DELETE, Action::Delete},
-            };
-            for (const auto& [bit, action] : order) {
-                if ((m & bit) == 0) continue;
-                RawEvent e = make(action);
-                e.path = path;
-                sink.on_event(std::move(e));
+void FanotifySource::handle(const FanotifyRecord& rec, int pidfd, std::int64_t now, std::int64_t boot,
+                            EventSink& sink) {
+    if ((rec.mask & FAN_Q_OVERFLOW) != 0) {
+        sink.on_overflow(Source::Fanotify, "fanotify queue overflow");
+        return;
+    }
+    const std::string& dir_key = rec.dir_key;
+    const std::string& name = rec.name;
+    const std::string& object = rec.object;
+    const std::string& old_dir_key = rec.old_dir_key;
+    const std::string& old_name = rec.old_name;
+    const std::string& new_dir_key = rec.new_dir_key;
+    const std::string& new_name = rec.new_name;
+    if (rec.pid == self_) return;  // our own hashing and walking
+
+    auto make = [&](Action action) {
+        RawEvent e;
+        e.time_ns = now;
+        e.boot_ns = boot;
+        e.action = action;
+        e.source = Source::Fanotify;
+        e.is_dir = (rec.mask & FAN_ONDIR) != 0;
+        e.pid = rec.pid;
+        e.pidfd = pidfd;
+        e.object = object;
+        return e;
+    };
+    auto full_path = [&](const std::string& key, const std::string& entry, bool any_scope = false) {
+        std::string dir = path_of(key, any_scope);
+        if (dir.empty()) return dir;
+        if (entry.empty() || entry == ".") return dir;
+        return join_path(dir, entry);
+    };
+    const std::string path = dir_key.empty() ? std::string() : full_path(dir_key, name);
+    const std::uint64_t m = rec.mask;
+    const bool on_dir = (m & FAN_ONDIR) != 0;
+    if ((m & FAN_RENAME) != 0) {
+        RawEvent e = make(Action::Rename);
+        e.old_path = full_path(old_dir_key, old_name);
+        // Where something went is worth knowing even outside the trees; the agent
+        // records it only when the old or the new name is watched.
+        e.path = full_path(new_dir_key, new_name, !e.old_path->empty());
+        if (on_dir && !object.empty()) {
+            // The directory's handle follows it: in scope, under its new name;
+            // moved out, it and everything below it are no longer ours.
+            const DirWatch watch = e.path.empty() ? DirWatch::None : scope_of(e.path);
+            if (watch != DirWatch::None) {
+                learn_dir(object, e.path, watch);
+            } else if (!e.old_path->empty()) {
+                forget_tree(*e.old_path);
             }
         }
+        if (!e.path.empty() || !e.old_path->empty()) sink.on_event(std::move(e));
+    }
+    if (path.empty()) return;  // a directory we never knew: nothing to name it by
+    if (on_dir && !object.empty()) {
+        // A new directory is known before the next event, which may be inside it.
+        if ((m & FAN_CREATE) != 0 && fs_marked_.count(object.substr(0, 8)) != 0) {
+            const DirWatch watch = scope_of(path);
+            if (watch != DirWatch::None) learn_dir(object, path, watch);
+        }
+        if ((m & FAN_DELETE) != 0 && dirs_.erase(object) != 0) --marks_;
+    }
+    if ((m & kAccessMask) != 0) ignore_accesses(dir_key);
+    const std::pair<std::uint64_t, Action> order[] = {
+        {FAN_CREATE, Action::Create}, {FAN_OPEN, Action::Open},          {FAN_ACCESS, Action::Read},
+        {FAN_ATTRIB, Action::Attrib}, {FAN_CLOSE_WRITE, Action::Modify}, {FAN_DELETE, Action::Delete},
+    };
+    for (const auto& [bit, action] : order) {
+        if ((m & bit) == 0) continue;
+        RawEvent e = make(action);
+        e.path = path;
+        sink.on_event(std::move(e));
     }
 }
 

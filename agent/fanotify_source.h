@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "agent/fanotify_records.h"
 #include "agent/raw_event.h"
 #include "agent/watch_source.h"
 #include "common/result.h"
@@ -72,6 +73,9 @@ private:
     // checked against the scope (an out-of-scope directory is remembered and ignored).
     // `any_scope`: resolve even an out-of-scope directory (a rename's destination).
     std::string path_of(const std::string& dir_key, bool any_scope = false);
+    // One sound event from drain(): path resolution, directory bookkeeping, RawEvents.
+    // `pidfd` is borrowed (drain() closes it after this returns).
+    void handle(const FanotifyRecord& rec, int pidfd, std::int64_t now, std::int64_t boot, EventSink& sink);
     DirWatch scope_of(const std::string& path) const { return scope_ ? scope_(path) : DirWatch::Modify; }
     void ignore_dir(int dirfd, const std::string& key);
     // Opens and reads reach us filesystem-wide: a directory that only wants changes

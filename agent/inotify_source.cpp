@@ -20,10 +20,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <utility>
 #include <vector>
 
 #include "agent/attribution.h"
+#include "agent/inotify_records.h"
 #include "common/escape.h"
 #include "common/event.h"
 #include "common/rule_match.h"
@@ -329,16 +331,14 @@ Result<void> InotifySource::drain(EventSink& sink) {
         }
         const std::int64_t now_ns = realtime_now_ns();
         const std::int64_t boot_ns = boottime_now_ns();
-        const auto len = static_cast<std::size_t>(n);
-        std::size_t off = 0;
-        while (off + sizeof(inotify_event) <= len) {
-            inotify_event ev{};
-            std::memcpy(&ev, buf + off, sizeof ev);     // no aliasing of the byte buffer
-            if (ev.len > len - off - sizeof ev) break;  // a record cut short: never read past the end
-            std::string_view name(reinterpret_cast<const char*>(buf + off + sizeof ev), ev.len);
-            name = name.substr(0, name.find('\0'));  // NUL-padded to an alignment boundary
-            off += sizeof ev + ev.len;
-            handle(ev, name, now_ns, boot_ns, sink);
+        const auto bytes = std::span<const std::byte>(buf, static_cast<std::size_t>(n));
+        const auto stats = parse_inotify_buffer(
+            bytes, [&](const inotify_event& ev, std::string_view name) { handle(ev, name, now_ns, boot_ns, sink); });
+        if (stats.rejected != 0) {
+            // Never silent (R1): what the records said is unknown, so it is an overflow —
+            // a stored, counted event, and the rescan that finds what they were about.
+            sink.on_overflow(Source::Inotify, "inotify: " + std::to_string(stats.rejected) +
+                                                  " malformed event record(s) rejected (" + stats.first_problem + ")");
         }
     }
 }

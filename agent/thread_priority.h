@@ -12,4 +12,8 @@ inline constexpr int kBackgroundNice = 5;
 // Lowers the calling thread's priority by `nice` steps; logs a warning if refused.
 void lower_this_thread_priority(const char* thread_name, int nice);
 
+// The calling thread's disk reads go to the idle I/O class (ioprio_set): it reads only
+// when no one else wants the disk. For hashing huge files in the background.
+void make_this_thread_io_idle(const char* thread_name);
+
 }  // namespace vigil::agent

@@ -7,6 +7,7 @@
 #include "agent/thread_priority.h"
 #include "common/baseline_store.h"
 #include "common/event_chain.h"
+#include "common/event_prune.h"
 #include "common/time_format.h"
 
 namespace vigil::agent {
@@ -71,6 +72,7 @@ void Writer::run() {
                 sealer_->announce_tail(chain->tail());
                 return;
             }
+            prune_if_due(chain.value(), now);  // an idle agent prunes too
             continue;
         }
         Sealer::BatchSeal seal;
@@ -102,7 +104,51 @@ void Writer::run() {
         written_ += batch.size();
         batch.clear();
         backoff_ms = 10;
+        prune_if_due(chain.value(), now);
     }
+}
+
+void Writer::prune_if_due(EventChain& chain, std::int64_t now_ns) {
+    const std::uint32_t days = retention_days_.load();
+    if (days == 0 || now_ns < next_prune_ns_) return;
+    constexpr std::int64_t kHourNs = 3600LL * 1'000'000'000;
+    // Small transactions: the write lock is held briefly, and the queue keeps draining
+    // between chunks (the next chunk follows the next batch).
+    constexpr std::int64_t kRowsPerChunk = 50'000;
+    const std::int64_t cutoff = now_ns - std::int64_t{days} * 24 * kHourNs;
+    auto prune = [&]() -> Result<std::optional<PrunePlan>> {
+        auto txn = db::WriteTxn::begin(db_);
+        if (!txn) return txn.error();
+        VIGIL_TRY(chain.reload_tail());
+        auto plan = plan_prune(db_, cutoff, kRowsPerChunk);
+        if (!plan) return plan.error();
+        if (!plan->has_value()) return plan;
+        Event e;
+        e.time_ns = realtime_now_ns();
+        e.source = Source::Scan;
+        e.actor = self_actor();
+        auto id = apply_prune(db_, plan->value(), &chain, e, "{}");
+        if (!id) return id.error();
+        VIGIL_TRY(txn->commit());
+        return plan;
+    };
+    auto done = prune();
+    if (!done) {
+        log_error("retention: cannot prune events older than " + std::to_string(days) +
+                  " days, trying again in an hour: " + done.error().message());
+        next_prune_ns_ = now_ns + kHourNs;
+        return;
+    }
+    if (done->has_value()) {
+        const PrunePlan& p = done->value();
+        written_ += 1;
+        log_info("retention: removed " + std::to_string(p.rows) + " events dated " + format_rfc3339_ns(p.oldest_ns) +
+                 " to " + format_rfc3339_ns(p.newest_ns) + " (older than " + std::to_string(days) +
+                 " days), recorded in the sealed log");
+        next_prune_ns_ = now_ns;  // more may be due: next chunk after the next batch
+        return;
+    }
+    next_prune_ns_ = now_ns + 24 * kHourNs;
 }
 
 }  // namespace vigil::agent

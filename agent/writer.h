@@ -14,6 +14,7 @@
 #include "agent/sealer.h"
 #include "common/db/sqlite.h"
 #include "common/event.h"
+#include "common/event_chain.h"
 
 namespace vigil::agent {
 
@@ -27,14 +28,22 @@ public:
     void start();
     void stop();  // closes the queue, writes what is left, joins
     std::uint64_t written() const { return written_.load(); }
+    // Retention from the policy (0: keep everything); any thread, applied at the next prune.
+    void set_retention_days(std::uint32_t days) { retention_days_ = days; }
 
 private:
     void run();
+    // Daily (and soon after start): removes whole epochs older than the retention, one
+    // bounded transaction at a time, each with its sealed prune row. Never blocks events:
+    // a failure is logged and tried again an hour later.
+    void prune_if_due(EventChain& chain, std::int64_t now_ns);
     db::Database db_;
     BoundedQueue<Event>& queue_;
     std::unique_ptr<Sealer> sealer_;
     std::thread thread_;
     std::atomic<std::uint64_t> written_{0};
+    std::atomic<std::uint32_t> retention_days_{0};
+    std::int64_t next_prune_ns_ = 0;  // writer thread
 };
 
 }  // namespace vigil::agent

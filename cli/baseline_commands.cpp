@@ -52,21 +52,14 @@ struct UpdateKey {
     std::optional<NewSealing> new_sealing;  // a database from before sealing: sealed from now on
 };
 
-// The key `vigil update` seals with: DB.key, which must not be behind what the database
-// was sealed with. Inside the write transaction, so an agent's epoch change cannot
-// interleave. A database never sealed (made before sealing existed) starts sealing here.
+// The key `vigil update` seals with (inside the write transaction). A database never
+// sealed (made before sealing existed) starts sealing here.
 Result<UpdateKey> sealing_key_for_update(db::Database& db, const std::string& db_path, const Policy& policy) {
     auto fresh = start_sealing_if_unsealed(db, db_path, policy.seal_epoch_seconds);
     if (!fresh) return fresh.error();
     if (fresh->has_value()) return UpdateKey{fresh->value().k0, fresh->value()};
-    auto newest = newest_sealed_epoch(db);
-    if (!newest) return newest.error();
-    auto key = read_key_file(key_file_path(db_path));
-    if (!key) return Error::msg(key.error().message() + " (the sealing key; without it nothing new can be sealed)");
-    if (newest.value() && key->epoch < *newest.value())
-        return Error::msg("key file " + escape_bytes(key_file_path(db_path)) + " is at epoch " +
-                          std::to_string(key->epoch) + " but the database was sealed up to epoch " +
-                          std::to_string(*newest.value()) + ": an older key was restored; refusing to seal");
+    auto key = current_sealing_key(db, db_path);
+    if (!key) return key.error();
     return UpdateKey{key.value(), std::nullopt};
 }
 

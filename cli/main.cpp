@@ -13,6 +13,7 @@
 #include "cli/history_command.h"
 #include "cli/options.h"
 #include "cli/output.h"
+#include "cli/prune_command.h"
 #include "cli/query_command.h"
 #include "cli/report_command.h"
 #include "cli/status_command.h"
@@ -36,6 +37,7 @@ constexpr const char* kUsage =
     "  history one file's timeline: baseline entry, every event, hashes, across renames\n"
     "  status  is an agent running on the database; its watcher, queue, overflows\n"
     "  verify  prove the sealed baseline and event log were not altered, removed or cut\n"
+    "  prune   remove events older than a retention period, by whole sealed epochs\n"
     "\n"
     "Run `vigil <command> --help` for a command's options. `vigil --version` prints the version.\n"
     "Exit codes 16 and above are errors: 16 usage, 17 policy, 18 database, 19 output, 20 internal.\n";
@@ -88,7 +90,7 @@ constexpr const char* kQueryHelp =
     "  --under DIR     this directory and below, on whole components (/etc/ssh is not /etc/sshd)\n"
     "  --user U        a user name or uid: matches uid, euid or login uid, and names\n"
     "  --action A,B    any of: open read modify create delete rename attrib denied alert\n"
-    "                  overflow rescan baseline_update agent_start agent_stop checkpoint\n"
+    "                  overflow rescan baseline_update agent_start agent_stop checkpoint prune\n"
     "  --since/--until WHEN  RFC 3339 (2026-11-24T08:00:00Z or +02:00), a date, or 90m/24h/7d back\n"
     "  --limit N       at most N events;  --reverse  oldest first\n"
     "  --format F      table (default on a terminal), jsonl (default otherwise), json, csv\n"
@@ -112,6 +114,16 @@ constexpr const char* kVerifyHelp =
     "--checkpoints: syslog or journal lines with the agent's \"vigil checkpoint\" records; the\n"
     "newest proves the log was not cut after it.\n"
     "Exit code: 0 verified with the key, 1 intact but unproven (no key), 2 broken, 16+ error.\n";
+
+constexpr const char* kPruneHelp =
+    "usage: vigil prune --older-than WHEN [--db FILE] [--dry-run]\n"
+    "\n"
+    "Removes old events by whole sealing epochs (every epoch that ended before WHEN: 90d,\n"
+    "2w, or an RFC 3339 date), oldest first, never the newest epoch. Each removal is recorded\n"
+    "as a sealed `prune` event (what went, and the MAC the chain goes on from), so `vigil\n"
+    "verify` still proves the rest and an unrecorded gap is still a deletion. Works while\n"
+    "vigild runs; the agent prunes daily by itself with the policy's retention.days.\n"
+    "--dry-run says what would go and changes nothing.\n";
 
 constexpr const char* kReportHelp =
     "usage: vigil report [--policy FILE] [--db FILE] [--since WHEN] [--format text|json|html]\n"
@@ -139,6 +151,7 @@ int run(const std::string& command, const std::vector<std::string>& args) {
         {"report", kReportHelp, {"policy", "db", "since", "format", "output", "threads"}, &run_report},
         {"history", kHistoryHelp, {"db", "format"}, &run_history},
         {"verify", kVerifyHelp, {"db", "key-file", "checkpoints"}, &run_verify},
+        {"prune", kPruneHelp, {"db", "older-than", "dry-run"}, &run_prune},
         {"query",
          kQueryHelp,
          {"db", "path", "under", "user", "action", "label", "unexpected", "since", "until", "limit", "reverse",

@@ -27,9 +27,9 @@ Result<Options> parse_options(const std::vector<std::string>& args, const std::v
         }
         if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
             return Error::msg("unknown option --" + escape_bytes(name));
-        if (name == "unexpected" || name == "reverse") {  // flags: no value
+        if (name == "unexpected" || name == "reverse" || name == "dry-run") {  // flags: no value
             if (value) return Error::msg("option --" + name + " takes no value");
-            (name == "unexpected" ? o.unexpected : o.reverse) = true;
+            (name == "unexpected" ? o.unexpected : name == "reverse" ? o.reverse : o.dry_run) = true;
             continue;
         }
         if (!value) {
@@ -39,6 +39,9 @@ Result<Options> parse_options(const std::vector<std::string>& args, const std::v
         if (name == "policy") {
             if (value->empty()) return Error::msg("--policy needs a file name");
             o.policy = *value;
+        } else if (name == "older-than") {
+            if (value->empty()) return Error::msg("--older-than needs a duration (90d) or a date");
+            o.older_than = *value;
         } else if (name == "db") {
             if (value->empty()) return Error::msg("--db needs a file name");
             o.db = *value;

@@ -29,6 +29,8 @@ struct Options {
     std::optional<std::string> output;       // vigil report --output FILE
     std::optional<std::string> key_file;     // vigil verify --key-file FILE
     std::optional<std::string> checkpoints;  // vigil verify --checkpoints FILE
+    std::optional<std::string> older_than;   // vigil prune --older-than WHEN
+    bool dry_run = false;                    // vigil prune --dry-run
     bool unexpected = false;
     bool reverse = false;
     bool format_given = false;

@@ -1,6 +1,7 @@
 #include "cli/status_command.h"
 
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "cli/exit_codes.h"
 #include "cli/output.h"
@@ -15,6 +16,59 @@ namespace {
 constexpr int kExitNotRunning = 3;
 
 using nlohmann::ordered_json;
+
+// Unexpected events and alerts over the whole log (issue 8): both read off partial or
+// action indexes, never a scan of events. The last alert is shown with what it was about.
+Result<std::pair<std::int64_t, ordered_json>> alert_facts(db::Database& db) {
+    auto st = db.prepare(
+        "SELECT (SELECT count(*) FROM events WHERE unexpected = 1), "
+        "(SELECT count(*) FROM events WHERE action = 'alert')");
+    if (!st) return st.error();
+    auto row = st->step();
+    if (!row) return row.error();
+    const std::int64_t unexpected = st->col_int(0);
+    ordered_json alerts{{"count", st->col_int(1)}, {"last", nullptr}};
+    auto last = db.prepare(
+        "SELECT time_ns, label, user, uid, path, detail FROM events WHERE action = 'alert' "
+        "ORDER BY time_ns DESC, id DESC LIMIT 1");
+    if (!last) return last.error();
+    auto found = last->step();
+    if (!found) return found.error();
+    if (found.value()) {
+        auto text = [&](int col) -> ordered_json {
+            if (last->is_null(col)) return nullptr;
+            return escape_bytes(last->col_blob(col));
+        };
+        ordered_json detail = nullptr;
+        if (!last->is_null(5)) {
+            const std::string raw = last->col_blob(5);
+            detail = ordered_json::parse(raw, nullptr, false);
+            if (detail.is_discarded()) detail = escape_bytes(raw);
+        }
+        alerts["last"] = {{"time", format_rfc3339_ns(last->col_int(0))},
+                          {"label", text(1)},
+                          {"user", text(2)},
+                          {"uid", last->is_null(3) ? ordered_json() : ordered_json(last->col_int(3))},
+                          {"path", text(4)},
+                          {"detail", std::move(detail)}};
+    }
+    return std::make_pair(unexpected, std::move(alerts));
+}
+
+// "bulk_read by bob (label transactions)": what the last alert was, in one phrase.
+std::string alert_text(const ordered_json& last) {
+    std::string what = "alert";
+    const auto& d = last["detail"];
+    if (d.is_object() && d.contains("alert") && d["alert"].is_string()) what = d["alert"].get<std::string>();
+    if (last["user"].is_string()) {
+        what += " by " + last["user"].get<std::string>();
+    } else if (last["uid"].is_number()) {
+        what += " by uid " + std::to_string(last["uid"].get<std::int64_t>());
+    }
+    if (last["label"].is_string()) what += " (label " + last["label"].get<std::string>() + ")";
+    if (last["path"].is_string()) what += " on " + last["path"].get<std::string>();
+    return last["time"].get<std::string>() + ": " + what;
+}
 
 Result<ordered_json> database_facts(db::Database& db) {
     ordered_json facts;
@@ -37,6 +91,10 @@ Result<ordered_json> database_facts(db::Database& db) {
     facts["overflows"] = count->col_int(3);
     facts["last_agent_start"] = time_or_null(4);
     facts["last_agent_stop"] = time_or_null(5);
+    auto alerts = alert_facts(db);
+    if (!alerts) return alerts.error();
+    facts["unexpected"] = alerts->first;
+    facts["alerts"] = std::move(alerts->second);
     auto baseline = latest_baseline(db);
     if (!baseline) return baseline.error();
     if (baseline->has_value()) {
@@ -68,6 +126,11 @@ std::string text_of(const ordered_json& j) {
                    std::to_string(agent.value("attributed_by_proc", attributed)) + " by /proc, " +
                    std::to_string(agent.value("attributed_by_audit", std::uint64_t{0})) + " by audit), " +
                    std::to_string(unattributed) + " without (process gone or unknown)\n";
+            if (agent.contains("alerts"))
+                out += "Expectations this run: " + std::to_string(agent.value("unexpected", std::uint64_t{0})) +
+                       " unexpected, " + std::to_string(agent.value("not_evaluated", std::uint64_t{0})) +
+                       " not evaluated (actor unknown), " + std::to_string(agent.value("alerts", std::uint64_t{0})) +
+                       " alerts\n";
             // The audit source: its mode, or why it is not used (agent/audit_source.h).
             const std::string audit = agent.value("audit", "off");
             out += "Audit: " + audit;
@@ -91,6 +154,12 @@ std::string text_of(const ordered_json& j) {
                str(facts["last_event"]) + "\n";
         out += "Overflows: " + std::to_string(facts["overflows"].get<std::int64_t>()) + ", last " +
                str(facts["last_overflow"]) + "\n";
+        if (facts.contains("alerts")) {
+            out += "Unexpected events: " + std::to_string(facts["unexpected"].get<std::int64_t>()) + "\n";
+            const auto& alerts = facts["alerts"];
+            out += "Alerts: " + std::to_string(alerts["count"].get<std::int64_t>()) + ", last " +
+                   (alerts["last"].is_object() ? alert_text(alerts["last"]) : std::string("never")) + "\n";
+        }
         out += "Agent last started " + str(facts["last_agent_start"]) + ", last stopped " +
                str(facts["last_agent_stop"]) + "\n";
         if (facts["baseline"].is_object()) {

@@ -6,9 +6,9 @@
 namespace vigil {
 namespace {
 
-constexpr std::array<std::string_view, 15> kActionNames = {
-    "open",  "read",     "modify", "create",          "delete",      "rename",     "attrib",    "denied",
-    "alert", "overflow", "rescan", "baseline_update", "agent_start", "agent_stop", "checkpoint"};
+constexpr std::array<std::string_view, 16> kActionNames = {
+    "open",  "read",     "modify", "create",          "delete",      "rename",     "attrib",     "denied",
+    "alert", "overflow", "rescan", "baseline_update", "agent_start", "agent_stop", "checkpoint", "prune"};
 
 }  // namespace
 

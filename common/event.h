@@ -27,6 +27,7 @@ enum class Action : std::uint8_t {
     AgentStart,
     AgentStop,
     Checkpoint,  // the first row of each sealing epoch (docs/tamper-evidence.md)
+    Prune,       // old epochs removed by retention (`vigil prune`, the agent's daily prune)
 };
 enum class Source : std::uint8_t { Fanotify, Inotify, Audit, Scan, Cli };
 

@@ -281,6 +281,7 @@ public:
         time = time.substr(0, 19) + "Z";  // seconds are enough on a terminal; JSON has the nanoseconds
         std::string action = escape_bytes(e.action);
         if (with_hash_ && e.sha256_after) action += " " + to_hex(*e.sha256_after).substr(0, 12);
+        if (e.unexpected) action += " (unexpected)";  // outside the policy's expectations: never hidden
         lines_.push_back({{time, action, user, process, path}});
     }
 

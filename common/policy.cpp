@@ -13,6 +13,7 @@
 
 #include "common/embedded_text.h"
 #include "common/escape.h"
+#include "common/expectation_parse.h"
 #include "common/sha256.h"
 #include "common/sys.h"
 
@@ -55,8 +56,8 @@ constexpr std::array<AttrName, 14> kAttrNames{{
     {kAttrDev, "dev"},
 }};
 
-constexpr std::array<std::string_view, 8> kRuleKeys = {"path",  "recursive", "exclude",  "check",
-                                                       "watch", "label",     "severity", "one_filesystem"};
+constexpr std::array<std::string_view, 10> kRuleKeys = {"path",  "recursive", "exclude", "check", "watch",
+                                                        "label", "severity",  "expect",  "alert", "one_filesystem"};
 
 struct DepthExceeded : std::runtime_error {
     DepthExceeded() : std::runtime_error("nesting deeper than 16 levels") {}
@@ -204,6 +205,17 @@ Result<Rule> parse_rule(const json& j, const RuleErrors& err) {
         if (!found)
             return err("\"severity\" must be info, low, medium, high or critical, not " + quote_value(v.value()));
     }
+    const RuleError fail = [&err](const std::string& what) { return err(what); };
+    if (j.contains("expect")) {
+        auto v = parse_expect(j["expect"], rule.watch, fail);
+        if (!v) return v.error();
+        rule.expect = std::move(v.value());
+    }
+    if (j.contains("alert")) {
+        auto v = parse_alert(j["alert"], rule.watch, fail);
+        if (!v) return v.error();
+        rule.alert = std::move(v.value());
+    }
     return rule;
 }
 
@@ -309,7 +321,7 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
     }
     if (!doc.is_object()) return Error::msg(where + ": the top level must be an object {\"rules\": [...]}");
     for (const auto& [key, value] : doc.items()) {
-        if (key != "rules" && key != "sealing" && key != "limits" && key != "audit")
+        if (key != "rules" && key != "sealing" && key != "limits" && key != "retention" && key != "audit")
             return Error::msg(where + ": unknown top-level key " + quote_value(key));
     }
     if (!doc.contains("rules") || !doc["rules"].is_array())
@@ -331,6 +343,17 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
             policy.seal_epoch_seconds = value.get<std::int64_t>();
         }
     }
+    if (doc.contains("retention")) {
+        const auto& retention = doc["retention"];
+        if (!retention.is_object()) return Error::msg(where + ": \"retention\" must be an object");
+        for (const auto& [key, value] : retention.items()) {
+            if (key != "days")
+                return Error::msg(where + ": \"retention\": unknown key " + quote_value(key) + " (known: days)");
+            if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > 36500)
+                return Error::msg(where + ": \"retention\": \"days\" must be a whole number of days from 1 to 36500");
+            policy.retention_days = static_cast<std::uint32_t>(value.get<std::int64_t>());
+        }
+    }
     if (doc.contains("limits")) {
         const auto& limits = doc["limits"];
         if (!limits.is_object()) return Error::msg(where + ": \"limits\" must be an object");
@@ -341,13 +364,15 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
             };
             static constexpr Limit kLimits[] = {{"kernel_queue_events", 1024, 4'194'304},
                                                 {"queue_memory_mb", 16, 65'536},
-                                                {"path_events_per_second", 1, 1'000'000}};
+                                                {"path_events_per_second", 1, 1'000'000},
+                                                {"inline_hash_mb", 1, 1'048'576}};
             const Limit* limit = nullptr;
             for (const auto& l : kLimits)
                 if (key == l.name) limit = &l;
             if (limit == nullptr)
                 return Error::msg(where + ": \"limits\": unknown key " + quote_value(key) +
-                                  " (known: kernel_queue_events, queue_memory_mb, path_events_per_second)");
+                                  " (known: kernel_queue_events, queue_memory_mb, path_events_per_second, "
+                                  "inline_hash_mb)");
             if (!value.is_number_integer() || value.get<std::int64_t>() < limit->min ||
                 value.get<std::int64_t>() > limit->max)
                 return Error::msg(where + ": \"limits\": \"" + limit->name + "\" must be a whole number from " +
@@ -357,6 +382,8 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
                 policy.kernel_queue_events = v;
             } else if (key == "queue_memory_mb") {
                 policy.queue_memory_mb = v;
+            } else if (key == "inline_hash_mb") {
+                policy.inline_hash_mb = v;
             } else {
                 policy.path_events_per_second = v;
             }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/expectation.h"
 #include "common/result.h"
 
 namespace vigil {
@@ -49,6 +50,10 @@ struct Rule {
     std::string label;
     Severity severity = Severity::Medium;
     bool one_filesystem = true;
+    // Who is expected to read and modify the rule's files, and the signs of a leak to
+    // alert on (common/expectation.h). Without them the rule behaves as it always did.
+    std::optional<Expectation> expect;
+    std::optional<AlertRule> alert;
 
     // True when `path` (with basename `name`) matches one of the rule's excludes.
     bool excludes(std::string_view path, std::string_view name) const;
@@ -71,6 +76,13 @@ struct Policy {
     // Rows per second per (action, path, process) before the rest of that second are
     // folded into one row with a count ("limits": {"path_events_per_second": N}).
     std::uint32_t path_events_per_second = 100;
+    // Files larger than this are hashed after a write by a background thread at idle
+    // priority ("limits": {"inline_hash_mb": N}): the write's row is recorded at once,
+    // its hash follows in a second row. A 1 TB file never stalls the pipeline.
+    std::uint32_t inline_hash_mb = 64;
+    // Days of events the agent keeps ("retention": {"days": N}); older whole sealing
+    // epochs are pruned daily and the prune recorded (common/event_prune.h). 0: keep all.
+    std::uint32_t retention_days = 0;
     // The Linux audit subsystem as a second source ("audit": {"enabled": B, "attribution":
     // B}): denied attempts (EACCES/EPERM) on watched paths, and the actor of changes whose
     // process exited before /proc was read. Used when root and available.

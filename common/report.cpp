@@ -44,6 +44,58 @@ Result<std::int64_t> count(db::Database& db, const std::string& where, std::int6
     return st->col_int(0);
 }
 
+// The expectations section (issue 8). Each query seeks an index: the partial index on
+// unexpected rows, (uid, user, time_ns) for rows without an actor, (action, time_ns).
+Result<void> add_expectations(db::Database& db, ReportData& r) {
+    auto unexpected = db.prepare(
+        "SELECT coalesce(label, '(none)'), coalesce(user, CAST(uid AS TEXT), '(unknown)') || CASE WHEN auid IS NOT "
+        "NULL AND auid IS NOT uid THEN ' (login ' || coalesce(login_user, CAST(auid AS TEXT)) || ')' ELSE '' END, "
+        "count(*), count(DISTINCT path) FROM events WHERE unexpected = 1 AND time_ns >= :since AND time_ns <= :until "
+        "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2");
+    if (!unexpected) return unexpected.error();
+    VIGIL_TRY(unexpected->bind_int(":since", r.since_ns));
+    VIGIL_TRY(unexpected->bind_int(":until", r.until_ns));
+    for (;;) {
+        auto row = unexpected->step();
+        if (!row) return row.error();
+        if (!row.value()) break;
+        r.unexpected_by.push_back({escape_bytes(unexpected->col_blob(0)), escape_bytes(unexpected->col_blob(1)),
+                                   unexpected->col_int(2), unexpected->col_int(3)});
+    }
+    // json_valid first: a damaged detail must not make the whole report fail.
+    auto not_evaluated = db.prepare(
+        "SELECT coalesce(label, '(none)'), count(*) FROM events WHERE uid IS NULL AND user IS NULL AND time_ns >= "
+        ":since AND time_ns <= :until AND json_extract(CASE WHEN json_valid(detail) THEN detail END, "
+        "'$.not_evaluated') IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1");
+    if (!not_evaluated) return not_evaluated.error();
+    VIGIL_TRY(not_evaluated->bind_int(":since", r.since_ns));
+    VIGIL_TRY(not_evaluated->bind_int(":until", r.until_ns));
+    for (;;) {
+        auto row = not_evaluated->step();
+        if (!row) return row.error();
+        if (!row.value()) break;
+        r.not_evaluated_by.push_back({escape_bytes(not_evaluated->col_blob(0)), not_evaluated->col_int(1)});
+        r.not_evaluated += not_evaluated->col_int(1);
+    }
+    auto alerts = db.prepare(
+        "SELECT coalesce(json_extract(CASE WHEN json_valid(detail) THEN detail END, '$.alert'), 'alarm'), "
+        "coalesce(label, '(none)'), coalesce(user, CAST(uid AS TEXT), '(unknown)'), count(*), max(time_ns) "
+        "FROM events WHERE action = 'alert' AND time_ns >= :since AND time_ns <= :until "
+        "GROUP BY 1, 2, 3 ORDER BY 5 DESC");
+    if (!alerts) return alerts.error();
+    VIGIL_TRY(alerts->bind_int(":since", r.since_ns));
+    VIGIL_TRY(alerts->bind_int(":until", r.until_ns));
+    for (;;) {
+        auto row = alerts->step();
+        if (!row) return row.error();
+        if (!row.value()) break;
+        r.alert_groups.push_back({escape_bytes(alerts->col_blob(0)), escape_bytes(alerts->col_blob(1)),
+                                  escape_bytes(alerts->col_blob(2)), alerts->col_int(3), alerts->col_int(4)});
+        r.alerts += alerts->col_int(3);
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<ReportData> build_report(db::Database& db, const DiffResult& diff, CheckContext check, std::int64_t since_ns,
@@ -74,6 +126,7 @@ Result<ReportData> build_report(db::Database& db, const DiffResult& diff, CheckC
     auto unexpected = count(db, "unexpected = 1", since_ns, until_ns);
     if (!unexpected) return unexpected.error();
     r.unexpected = unexpected.value();
+    VIGIL_TRY(add_expectations(db, r));
 
     auto acc = db.prepare(
         "SELECT coalesce(user, CAST(uid AS TEXT), '(unknown)'), coalesce(label, '(critical)'), count(*), "

@@ -30,6 +30,30 @@ struct AccessGroup {
     std::int64_t files = 0;
 };
 
+// Events outside the policy's expectations (issue 8), grouped by label and user; the
+// user reads "sales (login support)" when the login user differs.
+struct UnexpectedGroup {
+    std::string label;  // escaped, or "(none)"
+    std::string user;
+    std::int64_t events = 0;
+    std::int64_t files = 0;
+};
+
+// Events under an expectation that could not be judged: their actor is unknown.
+struct NotEvaluatedGroup {
+    std::string label;
+    std::int64_t events = 0;
+};
+
+// Alerts grouped by kind (bulk_read, hours, or a sealing alarm), label and user.
+struct AlertGroup {
+    std::string kind;
+    std::string label;
+    std::string user;
+    std::int64_t alerts = 0;
+    std::int64_t last_ns = 0;
+};
+
 struct Downtime {
     std::int64_t from_ns = 0;           // agent_stop (or the window start)
     std::optional<std::int64_t> to_ns;  // the next agent_start; nullopt: still down
@@ -56,6 +80,11 @@ struct ReportData {
     std::vector<Finding> findings;
     std::int64_t unexplained = 0;
     std::int64_t unexpected = 0;  // events outside the policy's expectations, in the window
+    std::vector<UnexpectedGroup> unexpected_by;
+    std::int64_t not_evaluated = 0;
+    std::vector<NotEvaluatedGroup> not_evaluated_by;
+    std::int64_t alerts = 0;
+    std::vector<AlertGroup> alert_groups;
     std::vector<AccessGroup> accesses;
     AgentHealth health;
     int exit_bits = 0;

@@ -45,11 +45,32 @@ std::string html(std::string_view escaped) {
 }
 
 std::string verdict(const ReportData& r) {
-    if (r.findings.empty() && r.unexpected == 0) return "Clean: the files match the baseline";
+    if (r.findings.empty() && r.unexpected == 0 && r.alerts == 0) return "Clean: the files match the baseline";
     std::string v = std::to_string(r.findings.size()) + " integrity finding" + (r.findings.size() == 1 ? "" : "s");
     if (r.unexplained) v += ", " + std::to_string(r.unexplained) + " unexplained";
     if (r.unexpected) v += ", " + std::to_string(r.unexpected) + " unexpected event" + (r.unexpected == 1 ? "" : "s");
+    if (r.alerts) v += ", " + std::to_string(r.alerts) + " alert" + (r.alerts == 1 ? "" : "s");
     return v;
+}
+
+std::string not_evaluated_line(const ReportData& r) {
+    return "Not evaluated (actor unknown, so not judged against expectations): " + std::to_string(r.not_evaluated);
+}
+
+// The first section: what broke the company's own rules (issue 8).
+std::string expectations_text(const ReportData& r) {
+    std::string out = "Expectations and alerts\n";
+    out += "  Unexpected events: " + std::to_string(r.unexpected) + "\n";
+    for (const auto& u : r.unexpected_by)
+        out += "    " + u.label + "  " + u.user + "  " + std::to_string(u.events) + " events on " +
+               std::to_string(u.files) + " files\n";
+    out += "  " + not_evaluated_line(r) + "\n";
+    for (const auto& n : r.not_evaluated_by) out += "    " + n.label + "  " + std::to_string(n.events) + " events\n";
+    out += "  Alerts: " + std::to_string(r.alerts) + "\n";
+    for (const auto& a : r.alert_groups)
+        out += "    " + a.kind + "  " + a.label + "  " + a.user + "  " + std::to_string(a.alerts) + " alert" +
+               (a.alerts == 1 ? "" : "s") + ", last " + format_rfc3339_ns(a.last_ns) + "\n";
+    return out;
 }
 
 std::string health_line(const AgentHealth& h) {
@@ -77,6 +98,7 @@ std::string render_report_text(const ReportData& r) {
     std::string out =
         "Vigil report for " + format_rfc3339_ns(r.since_ns) + " to " + format_rfc3339_ns(r.until_ns) + "\n";
     out += verdict(r) + "\n\n";
+    out += expectations_text(r) + "\n";
     out += "Integrity findings (" + std::to_string(r.findings.size()) + ")\n";
     if (r.findings.empty()) out += "  none\n";
     for (const auto& f : r.findings) {
@@ -88,7 +110,6 @@ std::string render_report_text(const ReportData& r) {
         for (const auto& e : f.events)
             out += "      " + format_rfc3339_ns(e.event.time_ns) + "  " + e.action + " by " + actor_of(e) + "\n";
     }
-    out += "\nUnexpected events: " + std::to_string(r.unexpected) + "\n";
     out += "\nAccesses to labelled and critical files (" + std::to_string(r.accesses.size()) + " user/label pairs)\n";
     if (r.accesses.empty()) out += "  none\n";
     for (const auto& a : r.accesses)
@@ -127,6 +148,24 @@ std::string render_report_json(const ReportData& r) {
     j["findings"] = std::move(findings);
     j["unexplained"] = r.unexplained;
     j["unexpected"] = r.unexpected;
+    ordered_json ex;
+    ex["unexpected"] = r.unexpected;
+    ex["unexpected_by"] = ordered_json::array();
+    for (const auto& u : r.unexpected_by)
+        ex["unexpected_by"].push_back({{"label", u.label}, {"user", u.user}, {"events", u.events}, {"files", u.files}});
+    ex["not_evaluated"] = r.not_evaluated;
+    ex["not_evaluated_by"] = ordered_json::array();
+    for (const auto& n : r.not_evaluated_by)
+        ex["not_evaluated_by"].push_back({{"label", n.label}, {"events", n.events}});
+    ex["alerts"] = r.alerts;
+    ex["alert_groups"] = ordered_json::array();
+    for (const auto& a : r.alert_groups)
+        ex["alert_groups"].push_back({{"kind", a.kind},
+                                      {"label", a.label},
+                                      {"user", a.user},
+                                      {"alerts", a.alerts},
+                                      {"last", format_rfc3339_ns(a.last_ns)}});
+    j["expectations"] = std::move(ex);
     j["accesses"] = ordered_json::array();
     for (const auto& a : r.accesses)
         j["accesses"].push_back({{"user", a.user}, {"label", a.label}, {"events", a.events}, {"files", a.files}});
@@ -154,7 +193,7 @@ std::string render_report_json(const ReportData& r) {
 }
 
 std::string render_report_html(const ReportData& r) {
-    const bool clean = r.findings.empty() && r.unexpected == 0;
+    const bool clean = r.findings.empty() && r.unexpected == 0 && r.alerts == 0;
     std::string out =
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -171,6 +210,30 @@ std::string render_report_html(const ReportData& r) {
     out += "<h1>Vigil report</h1><p class=\"muted\">" + html(format_rfc3339_ns(r.since_ns)) + " to " +
            html(format_rfc3339_ns(r.until_ns)) + "</p>\n";
     out += "<p class=\"verdict " + std::string(clean ? "ok" : "bad") + "\">" + html(verdict(r)) + "</p>\n";
+    out += "<h2>Expectations and alerts</h2>\n<p>Unexpected events: " + std::to_string(r.unexpected) + "</p>\n";
+    if (!r.unexpected_by.empty()) {
+        out += "<table><tr><th>label</th><th>user</th><th>events</th><th>files</th></tr>\n";
+        for (const auto& u : r.unexpected_by)
+            out += "<tr><td>" + html(u.label) + "</td><td>" + html(u.user) + "</td><td>" + std::to_string(u.events) +
+                   "</td><td>" + std::to_string(u.files) + "</td></tr>\n";
+        out += "</table>\n";
+    }
+    out += "<p>" + html(not_evaluated_line(r)) + "</p>\n";
+    if (!r.not_evaluated_by.empty()) {
+        out += "<table><tr><th>label</th><th>events not evaluated</th></tr>\n";
+        for (const auto& n : r.not_evaluated_by)
+            out += "<tr><td>" + html(n.label) + "</td><td>" + std::to_string(n.events) + "</td></tr>\n";
+        out += "</table>\n";
+    }
+    out += "<p>Alerts: " + std::to_string(r.alerts) + "</p>\n";
+    if (!r.alert_groups.empty()) {
+        out += "<table><tr><th>kind</th><th>label</th><th>user</th><th>alerts</th><th>last</th></tr>\n";
+        for (const auto& a : r.alert_groups)
+            out += "<tr><td class=\"unexplained\">" + html(a.kind) + "</td><td>" + html(a.label) + "</td><td>" +
+                   html(a.user) + "</td><td>" + std::to_string(a.alerts) + "</td><td>" +
+                   html(format_rfc3339_ns(a.last_ns)) + "</td></tr>\n";
+        out += "</table>\n";
+    }
     out += "<h2>Integrity findings</h2>\n";
     if (r.findings.empty()) out += "<p>None: every file matches the baseline.</p>\n";
     if (!r.findings.empty()) {
@@ -195,7 +258,6 @@ std::string render_report_html(const ReportData& r) {
         }
         out += "</table>\n";
     }
-    out += "<h2>Unexpected events</h2><p>" + std::to_string(r.unexpected) + "</p>\n";
     out += "<h2>Accesses to labelled and critical files</h2>\n";
     if (r.accesses.empty()) out += "<p>None recorded in the window.</p>\n";
     if (!r.accesses.empty()) {

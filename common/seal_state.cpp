@@ -67,6 +67,18 @@ Result<std::optional<NewSealing>> start_sealing_if_unsealed(db::Database& db, co
     return std::optional<NewSealing>(std::move(fresh.value()));
 }
 
+Result<SealKey> current_sealing_key(db::Database& db, const std::string& db_path) {
+    auto newest = newest_sealed_epoch(db);
+    if (!newest) return newest.error();
+    auto key = read_key_file(key_file_path(db_path));
+    if (!key) return Error::msg(key.error().message() + " (the sealing key; without it nothing new can be sealed)");
+    if (newest.value() && key->epoch < *newest.value())
+        return Error::msg("key file " + escape_bytes(key_file_path(db_path)) + " is at epoch " +
+                          std::to_string(key->epoch) + " but the database was sealed up to epoch " +
+                          std::to_string(*newest.value()) + ": an older key was restored; refusing to seal");
+    return key.value();
+}
+
 Result<SealKey> evolve_key_file(const std::string& db_path, const SealKey& key) {
     auto next = evolve(key);
     if (!next) return next.error();

@@ -39,6 +39,11 @@ Result<SealingState> read_sealing_state(db::Database& db);
 Result<std::optional<NewSealing>> start_sealing_if_unsealed(db::Database& db, const std::string& db_path,
                                                             std::int64_t epoch_seconds);
 
+// The key a command appending to a sealed database (`vigil update`, `vigil prune`) seals
+// with: DB.key, refused when it is behind what the database was sealed with (an older key
+// restored). Inside the write transaction, so an agent's epoch change cannot interleave.
+Result<SealKey> current_sealing_key(db::Database& db, const std::string& db_path);
+
 // Writes `key` evolved once to DB.key (the previous key is gone from disk afterwards).
 Result<SealKey> evolve_key_file(const std::string& db_path, const SealKey& key);
 

@@ -6,6 +6,7 @@
 #include "common/baseline_store.h"
 #include "common/escape.h"
 #include "common/event_chain.h"
+#include "common/event_prune.h"
 #include "common/time_format.h"
 
 namespace vigil {
@@ -245,6 +246,48 @@ void verify_baseline(db::Database& db, const std::optional<SealKey>& k0, VerifyR
     }
 }
 
+// Where the sealed log starts: at the seal record's first id, or — after retention removed
+// the oldest epochs — at the id a sealed `prune` row names, chained to the MAC of the last
+// row it removed. A gap at the start that no prune row records is a deletion.
+struct LogStart {
+    std::int64_t seq = 0;
+    std::optional<Mac32> prev;
+};
+std::optional<LogStart> log_start(db::Database& db, const SealInfo& info, VerifyResult& out) {
+    auto first = db.prepare("SELECT min(id) FROM events WHERE id >= :f");
+    if (!first) {
+        out.problems.push_back({"events", "unreadable", first.error().message()});
+        return std::nullopt;
+    }
+    (void)first->bind_int(":f", info.first_seq);
+    if (auto row = first->step(); !row) {
+        out.problems.push_back({"events", "unreadable", row.error().message()});
+        return std::nullopt;
+    }
+    const auto min_id = first->col_opt_int(0);
+    if (!min_id || *min_id == info.first_seq) return LogStart{info.first_seq, std::nullopt};
+    auto prunes = db.prepare("SELECT id, detail FROM events WHERE action = 'prune' AND id > :m ORDER BY id DESC");
+    if (!prunes) {
+        out.problems.push_back({"events", "unreadable", prunes.error().message()});
+        return std::nullopt;
+    }
+    (void)prunes->bind_int(":m", *min_id);
+    while (auto row = prunes->step()) {
+        if (!row.value()) break;
+        const auto recorded = parse_prune_detail(prunes->col_blob(1));
+        if (!recorded || recorded->first_kept_seq != *min_id) continue;
+        out.notes.push_back("events " + std::to_string(info.first_seq) + ".." + std::to_string(*min_id - 1) +
+                            " were removed by retention, as the sealed prune row (event " +
+                            std::to_string(prunes->col_int(0)) + ") records; the chain is checked from event " +
+                            std::to_string(*min_id) + " on");
+        return LogStart{*min_id, recorded->last_removed_mac};
+    }
+    out.problems.push_back({event_where(*min_id), "deleted",
+                            "events " + std::to_string(info.first_seq) + ".." + std::to_string(*min_id - 1) +
+                                " are missing from the start of the log and no prune row records their removal"});
+    return std::nullopt;
+}
+
 void verify_events(db::Database& db, const SealInfo& info, const std::optional<SealKey>& k0,
                    const std::optional<OutsideCheckpoint>& outside, VerifyResult& out) {
     std::optional<EpochKeys> keys;
@@ -259,6 +302,8 @@ void verify_events(db::Database& db, const SealInfo& info, const std::optional<S
             out.notes.push_back(std::to_string(unsealed->col_int(0)) + " events from before sealing began (ids below " +
                                 std::to_string(info.first_seq) + ") carry no seal");
     }
+    auto start = log_start(db, info, out);
+    if (!start) return;
     auto st = db.prepare(std::string("SELECT ") + kEventColumns + " FROM events WHERE id >= :f ORDER BY id");
     if (!st) {
         out.problems.push_back({"events", "unreadable", st.error().message()});
@@ -266,11 +311,11 @@ void verify_events(db::Database& db, const SealInfo& info, const std::optional<S
     }
     (void)st->bind_int(":f", info.first_seq);
     const std::int64_t tolerance_ns = kSealLagNs;
-    std::int64_t expected = info.first_seq;
+    std::int64_t expected = start->seq;
     std::optional<std::uint64_t> epoch;
     std::int64_t epoch_start_ns = 0;
     std::int64_t epoch_max_ns = 0;
-    std::optional<Mac32> prev;  // nullopt before the first sealed row: all zero
+    std::optional<Mac32> prev = start->prev;  // nullopt at the first sealed row: all zero
     std::map<std::int64_t, Mac32> macs_for_outside;
     std::int64_t last_checkpoint_seq = 0;
     std::int64_t rows_after_checkpoint = 0;
@@ -371,6 +416,9 @@ void verify_events(db::Database& db, const SealInfo& info, const std::optional<S
                                         " but a checkpoint outside the database names event " +
                                         std::to_string(outside->seq) + ": " + std::to_string(outside->seq - last) +
                                         " rows at the end were removed"});
+        } else if (outside->seq < start->seq) {
+            out.notes.push_back("the outside checkpoint names event " + std::to_string(outside->seq) +
+                                ", which retention removed: it cannot be checked against the database");
         } else if (outside->seq >= info.first_seq) {
             const auto it = macs_for_outside.find(outside->seq);
             if (it == macs_for_outside.end() || it->second != outside->mac)

@@ -26,6 +26,7 @@ public:
         switch (static_cast<HashErrc>(ev)) {
             case HashErrc::changed_while_hashing: return "file changed while it was hashed";
             case HashErrc::not_regular_file: return "not a regular file";
+            case HashErrc::cancelled: return "hashing was cancelled";
         }
         return "unknown hash error";
     }
@@ -66,7 +67,7 @@ Result<Sha256Digest> sha256_bytes(std::string_view data) {
     return d;
 }
 
-Result<FdDigest> hash_fd(int fd, std::string_view what, struct stat* final_stat) {
+Result<FdDigest> hash_fd(int fd, std::string_view what, struct stat* final_stat, const std::atomic<bool>* cancel) {
     struct stat before {};
     if (::fstat(fd, &before) < 0) return Error::from_errno(errno, "fstat '" + escape_bytes(what) + "'");
     if (!S_ISREG(before.st_mode)) return Error{make_error_code(HashErrc::not_regular_file), escape_bytes(what)};
@@ -81,6 +82,8 @@ Result<FdDigest> hash_fd(int fd, std::string_view what, struct stat* final_stat)
     const auto expected = static_cast<std::uint64_t>(before.st_size);
     off_t offset = 0;
     while (out.bytes < expected) {
+        if (cancel != nullptr && cancel->load(std::memory_order_relaxed))
+            return Error{make_error_code(HashErrc::cancelled), escape_bytes(what)};
         const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), expected - out.bytes));
         const ssize_t n = retry_eintr([&] { return ::pread(fd, buf.data(), want, offset); });
         if (n == 0) break;  // shrank: caught below

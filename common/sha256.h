@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -27,7 +28,7 @@ struct FdDigest {
 // Error codes specific to hashing, in the generic category so messages stay readable.
 // changed_while_hashing: size, mtime, ctime or inode moved between the first and last
 // fstat() of the fd, so the digest describes no version of the file; the caller retries.
-enum class HashErrc { changed_while_hashing = 1, not_regular_file = 2 };
+enum class HashErrc { changed_while_hashing = 1, not_regular_file = 2, cancelled = 3 };
 std::error_code make_error_code(HashErrc e);
 
 // Hashes `fd` (opened by the caller with O_NOFOLLOW|O_NONBLOCK) from its start.
@@ -35,7 +36,10 @@ std::error_code make_error_code(HashErrc e);
 // error, not SIGBUS.
 // `final_stat`, when given, receives the fstat() taken after the last read: the metadata
 // of exactly the version that was hashed.
-Result<FdDigest> hash_fd(int fd, std::string_view what, struct stat* final_stat = nullptr);
+// `cancel`, when given, is checked between reads: a background hash of a huge file gives
+// up (HashErrc::cancelled) as soon as the agent stops.
+Result<FdDigest> hash_fd(int fd, std::string_view what, struct stat* final_stat = nullptr,
+                         const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace vigil
 

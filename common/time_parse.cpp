@@ -27,6 +27,11 @@ Error bad(std::string_view text) {
                       "or a duration back from now (30s, 90m, 24h, 7d, 2w)");
 }
 
+Error out_of_range(std::string_view text) {
+    return Error::msg("time \"" + escape_bytes(text.substr(0, 64)) +
+                      "\" is out of range: Vigil's timestamps reach from 1677 to 2262");
+}
+
 }  // namespace
 
 Result<std::int64_t> parse_when(std::string_view text, std::int64_t now_ns) {
@@ -43,7 +48,13 @@ Result<std::int64_t> parse_when(std::string_view text, std::int64_t now_ns) {
                                      : unit == 'h' ? 3600
                                      : unit == 'd' ? 86400
                                                    : 604800;
-            return now_ns - n * per * kSecond;
+            // n * per fits easily (at most 6e13 s); in nanoseconds it may not: 100000000w
+            // is 1.9 million years, far past what an int64 of nanoseconds reaches.
+            std::int64_t back_ns = 0;
+            std::int64_t when_ns = 0;
+            if (__builtin_mul_overflow(n * per, kSecond, &back_ns) || __builtin_sub_overflow(now_ns, back_ns, &when_ns))
+                return out_of_range(text);
+            return when_ns;
         }
     }
     int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
@@ -95,7 +106,13 @@ Result<std::int64_t> parse_when(std::string_view text, std::int64_t now_ns) {
     tm.tm_sec = second;
     const std::time_t t = ::timegm(&tm);
     if (tm.tm_mday != day) return bad(text);  // 2026-02-30 normalised to March: refuse
-    return (static_cast<std::int64_t>(t) - offset_s) * kSecond + frac_ns;
+    // Nanoseconds since 1970 in an int64 span the years 1677 to 2262: outside them (0000-01-01,
+    // 9999-12-31) the product overflows, so it is refused, not wrapped into another date.
+    std::int64_t ns = 0;
+    if (__builtin_mul_overflow(static_cast<std::int64_t>(t) - offset_s, kSecond, &ns) ||
+        __builtin_add_overflow(ns, frac_ns, &ns))
+        return out_of_range(text);
+    return ns;
 }
 
 }  // namespace vigil

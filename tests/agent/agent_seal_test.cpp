@@ -8,6 +8,9 @@
 
 #include <thread>
 
+#include "common/db/sqlite.h"
+#include "common/event_chain.h"
+#include "common/seal_state.h"
 #include "tests/agent/agent_fixture.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -126,4 +129,62 @@ TEST_CASE("a key file restored from an older copy is an alarm that verify report
     INFO(r.out);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.out, Catch::Contains(": alarm — the agent found its sealing key out of step"));
+}
+
+TEST_CASE("the agent applies the policy's retention: old whole epochs go, the prune is sealed", "[kernel][agent]") {
+    constexpr std::int64_t kDay = 86400LL * 1'000'000'000;
+    Agent agent("fanotify", "", false);
+    std::string text = vigil::test::read_file(agent.policy);
+    text.insert(1, R"("retention":{"days":30},)");
+    vigil::test::write_file(agent.policy, text);
+    ::chmod(agent.policy.c_str(), 0644);
+    auto init = run_vigil({"init", "--policy", agent.policy, "--db", agent.db});
+    INFO(init.err);
+    REQUIRE(init.exit_code == 0);
+    // History as an earlier agent left it: epochs that began 40, 39, 38 and 1 days ago,
+    // each a checkpoint and 5 rows, the key file left at the newest epoch.
+    {
+        auto db = vigil::db::Database::open(agent.db, vigil::db::OpenMode::ReadWrite);
+        REQUIRE(db);
+        auto chain = vigil::EventChain::open(db.value(), vigil::read_key_file(vigil::key_file_path(agent.db)).value());
+        REQUIRE(chain);
+        const std::int64_t now = vigil::realtime_now_ns();
+        for (const std::int64_t days_ago : {40, 39, 38, 1}) {
+            auto txn = vigil::db::WriteTxn::begin(db.value());
+            REQUIRE(txn);
+            auto next = vigil::evolve_key_file(agent.db, vigil::read_key_file(vigil::key_file_path(agent.db)).value());
+            REQUIRE(next);
+            REQUIRE(chain->set_key(next.value()));
+            const std::int64_t t = now - days_ago * kDay;
+            REQUIRE(chain->open_epoch(R"({"reason":"test"})", t));
+            for (int i = 0; i < 5; ++i) {
+                vigil::Event ev;
+                ev.time_ns = t + (i + 1) * 1'000'000'000LL;
+                ev.action = vigil::Action::Modify;
+                ev.source = vigil::Source::Fanotify;
+                ev.path = agent.root + "/old" + std::to_string(i);
+                REQUIRE(chain->append(ev, "{}"));
+            }
+            REQUIRE(txn->commit());
+        }
+    }
+    agent.start();
+    // Epochs of 40 and 39 days ago ended before the cutoff (the next began 39 and 38 days
+    // ago); the one of 38 days ago ended a day ago, so it stays whole.
+    REQUIRE(agent.wait_until([](const vigil::test::Row& r) { return r.at("action") == "prune"; }));
+    auto rows = agent.stop();
+    std::int64_t min_id = INT64_MAX;
+    for (const auto& r : rows) min_id = std::min<std::int64_t>(min_id, std::stoll(*r.at("id")));
+    CHECK(min_id == 13);
+    CHECK(count(rows, "prune") == 1);
+    for (const auto& r : rows)
+        if (r.at("action") == "prune") {
+            CHECK(r.at("source") == "scan");
+            CHECK_THAT(*r.at("detail"), Catch::Contains("\"removed_rows\":12"));
+            CHECK_THAT(*r.at("detail"), Catch::Contains("\"first_kept_seq\":13"));
+        }
+    auto ok = verify(agent);
+    INFO(ok.out << ok.err);
+    CHECK(ok.exit_code == 0);
+    CHECK_THAT(ok.out, Catch::Contains("events 1..12 were removed by retention"));
 }

@@ -315,3 +315,83 @@ TEST_CASE("a clock stepped back is accepted only where the agent recorded it", "
         }
     }
 }
+
+TEST_CASE("vigil prune removes whole old epochs, records it, and the rest still verifies", "[kernel]") {
+    // Epochs 2..6 (init sealed with epoch 0 and left the key at 1), each a checkpoint and
+    // 10 rows, beginning 60, 58:20, 56:40, 55:00 and 53:20 minutes ago.
+    SealedDb s(5, 10);
+    auto count = [&](const std::string& where) {
+        auto r = run_program("/usr/bin/sqlite3", {s.db, "SELECT count(*) FROM events WHERE " + where});
+        REQUIRE(r.exit_code == 0);
+        return std::stoll(r.out);
+    };
+    REQUIRE(count("1") == 55);
+    // Epochs 2-4 ended when epoch 5 began, 55 minutes ago: 33 rows.
+    auto dry = run_vigil({"prune", "--db", s.db, "--older-than", "54m", "--dry-run"});
+    INFO(dry.out << dry.err);
+    REQUIRE(dry.exit_code == 0);
+    CHECK_THAT(dry.out, Catch::Contains("Would remove 33 events (ids up to 33, epochs 2..4"));
+    CHECK(count("1") == 55);
+
+    auto pruned = run_vigil({"prune", "--db", s.db, "--older-than", "54m"});
+    INFO(pruned.out << pruned.err);
+    REQUIRE(pruned.exit_code == 0);
+    CHECK_THAT(pruned.out, Catch::Contains("Removed 33 events"));
+    CHECK_THAT(pruned.out, Catch::Contains("recorded as event 56"));
+    CHECK(count("id < 34") == 0);
+    CHECK(count("action = 'prune'") == 1);
+    CHECK(count("action = 'checkpoint' AND id = 34") == 1);  // the log still opens with a checkpoint
+
+    auto again = run_vigil({"prune", "--db", s.db, "--older-than", "54m"});
+    CHECK(again.exit_code == 0);
+    CHECK_THAT(again.out, Catch::Contains("Nothing to prune"));
+
+    auto ok = s.verify();
+    INFO(ok.out);
+    CHECK(ok.exit_code == 0);
+    CHECK_THAT(ok.out, Catch::Contains("events 1..33 were removed by retention"));
+    // The older outside checkpoints name pruned rows; the newest still proves the tail.
+    vigil::test::write_file(s.dir / "syslog", s.checkpoint_lines);
+    CHECK(s.verify(true, s.dir / "syslog").exit_code == 0);
+    CHECK(s.verify(false).exit_code == 1);
+
+    SECTION("an unrecorded deletion at the start is still a deletion") {
+        s.sql("DELETE FROM events WHERE id < 45");
+        auto r = s.verify();
+        INFO(r.out);
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.out, Catch::Contains("no prune row records their removal"));
+    }
+    SECTION("the prune row cannot be rewritten to cover more") {
+        s.sql("DELETE FROM events WHERE id < 45");
+        s.sql(
+            "UPDATE events SET detail = replace(detail, '\"first_kept_seq\":34', '\"first_kept_seq\":45') "
+            "WHERE action = 'prune'");
+        auto r = s.verify();
+        INFO(r.out);
+        CHECK(r.exit_code == 2);
+    }
+    SECTION("the newest epoch is never pruned") {
+        auto all = run_vigil({"prune", "--db", s.db, "--older-than", "1s"});
+        INFO(all.out << all.err);
+        CHECK(all.exit_code == 0);
+        CHECK(count("id < 45") == 0);
+        CHECK(count("epoch = 6") == 12);  // its checkpoint, 10 rows and the first prune row
+        CHECK(count("action = 'prune'") == 2);
+        CHECK(s.verify().exit_code == 0);
+    }
+}
+
+TEST_CASE("vigil prune refuses bad arguments without touching the database", "[kernel]") {
+    SealedDb s(1, 2);
+    CHECK(run_vigil({"prune", "--db", s.db}).exit_code == 16);
+    auto future = run_vigil({"prune", "--db", s.db, "--older-than", "2200-01-01T00:00:00Z"});
+    CHECK(future.exit_code == 16);
+    CHECK_THAT(future.err, Catch::Contains("future"));
+    CHECK(run_vigil({"prune", "--db", s.db, "--older-than", "2999-01-01T00:00:00Z"}).exit_code == 16);
+    auto garbage = run_vigil({"prune", "--db", s.db, "--older-than", "soon"});
+    CHECK(garbage.exit_code == 16);
+    auto missing = run_vigil({"prune", "--db", s.dir / "nope.db", "--older-than", "1d"});
+    CHECK(missing.exit_code == 18);
+    CHECK(s.verify().exit_code == 0);
+}
