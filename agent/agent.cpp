@@ -91,6 +91,8 @@ Result<void> Agent::start() {
     source_ = std::move(source.value());
     if (auto r = place_marks(*source_, *policy_); !r) return r.error();
 
+    start_audit();
+
     sealer_->set_facts({policy_->sha256_hex, own_binary_sha256(), std::string(source_->name())});
     big_hasher_ = std::make_unique<BackgroundHasher>([this](BackgroundHasher::Job&& job, Result<FdDigest>&& d) {
         on_background_hashed(std::move(job), std::move(d));
@@ -100,9 +102,13 @@ Result<void> Agent::start() {
     writer_->configure_outputs(policy_->output);
     writer_->start();
     started_ns_ = realtime_now_ns();
-    nlohmann::json detail{{"watcher", source_->name()},           {"marks", source_->marks()},
-                          {"pidfd", source_->has_pidfd()},        {"policy", escape_bytes(policy_->source)},
-                          {"policy_sha256", policy_->sha256_hex}, {"version", VIGIL_VERSION}};
+    nlohmann::json detail{{"watcher", source_->name()},
+                          {"marks", source_->marks()},
+                          {"pidfd", source_->has_pidfd()},
+                          {"policy", escape_bytes(policy_->source)},
+                          {"policy_sha256", policy_->sha256_hex},
+                          {"version", VIGIL_VERSION},
+                          {"audit", audit_state_}};
     enqueue(agent_event(Action::AgentStart, detail.dump()));
     log_info("ready: watching " + std::to_string(source_->marks()) + " directories with " +
              std::string(source_->name()) + (source_->has_pidfd() ? " (pidfd attribution)" : "") + ", database " +
@@ -432,7 +438,9 @@ void Agent::record_folded(Coalescer::Folded&& folded) {
     record(std::move(e), std::move(folded.raw));
 }
 
-void Agent::record(Event&& e, RawEvent&& raw) {
+void Agent::record(Event&& e, RawEvent&& raw, bool may_wait) {
+    // An event without actor may first wait (bounded) for its audit record: judged after.
+    if (may_wait && wait_for_audit(e, raw)) return;
     // Expectations and leak signs, for every event recorded (agent/event_judge.h).
     std::vector<Event> alerts = judge_.judge(e, *policy_, *matcher_, boottime_now_ns());
     if (raw.action == Action::Modify && !raw.is_dir) {
@@ -670,6 +678,9 @@ void Agent::reload_policy() {
     writer_->set_retention_days(policy_->retention_days);
     inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
     judge_.set_policy(*policy_);
+    if (audit_) {
+        if (auto r = audit_->replace_roots(audit_roots()); !r) log_error("SIGHUP: audit rules: " + r.error().message());
+    }
     hash_jobs_.reopen();
     hasher_ = std::thread([this] { hash_loop(); });
     sealer_->set_facts({policy_->sha256_hex, own_binary_sha256(), std::string(source_->name())});
@@ -693,8 +704,10 @@ void Agent::publish_status(const char* state) {
                      {"queue_max_bytes", q.max_bytes},
                      {"queue_limit_bytes", std::size_t{policy_->queue_memory_mb} << 20},
                      {"coalesced", coalescer_.folded_total()},
-                     {"attributed", attributor_.resolved()},
-                     {"unattributed", attributor_.unresolved()},
+                     {"attributed", attributor_.resolved() + audit_join_.completed()},
+                     {"attributed_by_proc", attributor_.resolved()},
+                     {"attributed_by_audit", audit_join_.completed()},
+                     {"unattributed", unattributed()},
                      {"unexpected", judge_.unexpected()},
                      {"not_evaluated", judge_.not_evaluated()},
                      {"alerts", judge_.alerts()},
@@ -702,6 +715,7 @@ void Agent::publish_status(const char* state) {
                                                            : nlohmann::json()},
                      {"policy", escape_bytes(policy_->source)},
                      {"outputs", writer_->output_status()}};
+    audit_status(j);
     {
         const std::scoped_lock lock(known_mu_);
         j["overflows"] = overflows_;
@@ -730,8 +744,9 @@ int Agent::run() {
             publish_status("running");
             last_status = std::chrono::steady_clock::now();
         }
-        pollfd fds[2] = {{source_->fd(), POLLIN, 0}, {sfd.get(), POLLIN, 0}};
-        const int n = ::poll(fds, 2, 200);
+        pollfd fds[3] = {
+            {source_->fd(), POLLIN, 0}, {sfd.get(), POLLIN, 0}, {audit_ ? audit_->wake_fd() : -1, POLLIN, 0}};
+        const int n = ::poll(fds, 3, 200);
         if (n < 0 && errno != EINTR) {
             log_error("poll: " + errno_text(errno));
             break;
@@ -757,8 +772,12 @@ int Agent::run() {
             writer_->configure_outputs(policy_->output);
         }
         if (!stop && n > 0 && (fds[0].revents & POLLIN) != 0) {
+            // Test-only (tests/agent/audit_test.cpp): stall before reading events, so the
+            // short-lived process behind them is gone and /proc cannot name it.
+            if (test_only_stall_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(test_only_stall_ms_));
             if (auto r = source_->drain(*this); !r) log_error(r.error().message());
         }
+        drain_audit(false);
         for (auto& folded : coalescer_.due(realtime_now_ns())) record_folded(std::move(folded));
         bool start_rescan = false;
         std::uint64_t lost = 0;
@@ -806,6 +825,7 @@ int Agent::run() {
     // Events the kernel queued before the signal are part of what we were asked to flush.
     if (auto r = source_->drain(*this); !r) log_error(r.error().message());
     for (auto& folded : coalescer_.due(INT64_MAX)) record_folded(std::move(folded));
+    drain_audit(true);  // held events recorded, our audit rules removed
     if (rescanner.joinable()) rescanner.join();
     hash_jobs_.close();
     if (hasher_.joinable()) hasher_.join();
@@ -814,8 +834,10 @@ int Agent::run() {
     if (const std::size_t abandoned = big_hasher_->stop())
         log_warning(std::to_string(abandoned) +
                     " background hashes of large files were abandoned at stop; their rows say hash_pending");
-    nlohmann::json detail{{"attributed", attributor_.resolved()},
-                          {"unattributed", attributor_.unresolved()},
+    nlohmann::json detail{{"attributed", attributor_.resolved() + audit_join_.completed()},
+                          {"attributed_by_audit", audit_join_.completed()},
+                          {"unattributed", unattributed()},
+                          {"denied", denied_},
                           {"queue_max_depth", events_.stats().max_depth}};
     // agent_stop must not be dropped: wait for room if the queue is full.
     Event stop_event = agent_event(Action::AgentStop, detail.dump());

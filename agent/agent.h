@@ -12,12 +12,15 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "agent/attribution.h"
+#include "agent/audit_join.h"
+#include "agent/audit_source.h"
 #include "agent/background_hasher.h"
 #include "agent/bounded_queue.h"
 #include "agent/coalescer.h"
@@ -69,7 +72,9 @@ private:
     // An event past every filter: judged against the policy's expectations and alerts
     // (judge_), then to the hasher (a write) or the writer. Every file event, whatever its
     // source (fanotify, inotify, audit `denied`), comes through here on the main thread.
-    void record(Event&& e, RawEvent&& raw);
+    // `may_wait`: an event without actor may first wait (bounded) for its audit record
+    // (agent_audit.cpp), and is judged once it has it.
+    void record(Event&& e, RawEvent&& raw, bool may_wait = true);
     void record_folded(Coalescer::Folded&& folded);
     void hash_loop();
     // A file over limits.inline_hash_mb: its row now (hash_pending), its hash later.
@@ -80,6 +85,15 @@ private:
     void reload_policy();
     void publish_status(const char* state);
     void rescan();
+    // The audit source (agent_audit.cpp): started after the marks, drained by run()'s poll
+    // loop, stopped (rules removed, daemon role given back) before agent_stop is written.
+    void start_audit();
+    std::vector<AuditRoot> audit_roots() const;
+    bool wait_for_audit(Event& e, RawEvent& raw);  // true: held by the join
+    void drain_audit(bool final);
+    void record_denied(const AuditRecord& r);
+    void audit_status(nlohmann::json& j) const;
+    std::uint64_t unattributed() const;  // fanotify events neither /proc nor audit could name
     Event base_event(const RawEvent& raw, std::optional<std::uint32_t> rule) const;
     Event agent_event(Action action, std::optional<std::string> detail = std::nullopt) const;
     // A change found by a scan (new directory, rescan): no actor, the rule's label/severity.
@@ -106,8 +120,13 @@ private:
     std::atomic<std::uint64_t> inline_hash_bytes_{64ULL << 20U};  // policy limits.inline_hash_mb
     std::unique_ptr<BackgroundHasher> big_hasher_;
     Attributor attributor_;
-    Coalescer coalescer_{100};  // main thread
-    EventJudge judge_;          // main thread: expectations and alerts (issue 8)
+    Coalescer coalescer_{100};            // main thread
+    EventJudge judge_;                    // main thread: expectations and alerts (issue 8)
+    std::unique_ptr<AuditSource> audit_;  // null when off or unavailable (audit_state_ says why)
+    std::string audit_state_ = "off";
+    AuditJoin audit_join_;        // main thread
+    std::uint64_t denied_ = 0;    // main thread
+    int test_only_stall_ms_ = 0;  // VIGIL_TEST_ONLY_STALL_MS: see run()
 
     std::mutex known_mu_;
     std::map<std::string, std::optional<Sha256Digest>> known_;  // last known content per path

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real-time recording benchmark (issue 3): the same file workload bare, under vigild
-# (fanotify), under vigild (inotify) and under auditd (-w DIR -p rwxa); see bench/README.md.
+# (fanotify), under vigild (fanotify) with its audit source on (issue 8), under vigild
+# (inotify) and under auditd (-w DIR -p rwxa); see bench/README.md.
 # Appends a report to bench/RESULTS.md. Run as root: sudo bench/realtime.sh
 set -euo pipefail
 
@@ -16,7 +17,7 @@ DIRS="${DIRS:-500}"
 PROCS="${PROCS:-2000}"
 SHORT_FILES="${SHORT_FILES:-20}"
 RUNS="${RUNS:-3}"
-MODES="${MODES:-bare fanotify inotify auditd}"
+MODES="${MODES:-bare fanotify fanotify-audit inotify auditd}"
 IDLE_WAIT="${IDLE_WAIT:-120}"              # per run: seconds to wait for an idle machine
 START_IDLE_WAIT="${START_IDLE_WAIT:-1200}" # before the first run (a CI run may be going on)
 RETRIES="${RETRIES:-2}"                    # repeats of a run disturbed by other processes
@@ -116,9 +117,15 @@ no_audit_for_new_tasks() {
 
 POLICY="$WORK/policy.json"
 cat >"$POLICY" <<EOF
-{ "rules": [ { "path": "$TREE", "watch": "access", "label": "bench" } ] }
+{ "audit": { "enabled": false }, "rules": [ { "path": "$TREE", "watch": "access", "label": "bench" } ] }
 EOF
 chmod 600 "$POLICY"
+# fanotify-audit: the same with the audit source on (denied attempts + attribution rules)
+POLICY_AUDIT="$WORK/policy-audit.json"
+cat >"$POLICY_AUDIT" <<EOF
+{ "audit": { "enabled": true, "attribution": true }, "rules": [ { "path": "$TREE", "watch": "access", "label": "bench" } ] }
+EOF
+chmod 600 "$POLICY_AUDIT"
 DB="$WORK/vigil.db"
 EXPECTED="$WORK/expected.tsv"
 
@@ -187,10 +194,10 @@ wait_caught_up() {
     done
 }
 
-start_vigild() {  # start_vigild WATCHER NAME
+start_vigild() {  # start_vigild WATCHER NAME [POLICY]
     rm -f "$DB" "$DB-wal" "$DB-shm" "$DB.agent.status" "$DB.key" "$DB.verification-key"  # a fresh sealed database each run
     /usr/bin/time -f '%e %U %S %M' -o "$WORK/$2.agent.time" \
-        "$VIGILD" --policy "$POLICY" --db "$DB" --watcher "$1" 2>"$WORK/$2.agent.err" &
+        "$VIGILD" --policy "${3:-$POLICY}" --db "$DB" --watcher "$1" 2>"$WORK/$2.agent.err" &
     time_pid=$!
     local i
     for ((i = 0; i < 600; i++)); do
@@ -264,7 +271,8 @@ analyse_vigild() {  # analyse_vigild SOURCE MAIN_PID
 CREATE TEMP TABLE exp (action TEXT, path TEXT, old_path TEXT);
 .import $EXPECTED exp
 CREATE TEMP TABLE rows AS
-  SELECT action, source, CAST(path AS TEXT) AS p, coalesce(CAST(old_path AS TEXT), '') AS o, uid, pid, exe, time_ns
+  SELECT action, source, CAST(path AS TEXT) AS p, coalesce(CAST(old_path AS TEXT), '') AS o, uid, pid, exe, time_ns,
+         coalesce(detail LIKE '%"actor_source":"audit"%', 0) AS by_audit
   FROM events WHERE CAST(path AS TEXT) LIKE '$TREE/%';
 CREATE TEMP TABLE got AS SELECT DISTINCT action, p, o FROM rows;
 CREATE INDEX got_i ON got (action, p, o);
@@ -292,7 +300,9 @@ SELECT 'short_create=' || sum(action = 'create') || ' short_open=' || sum(action
        ' short_modify=' || sum(action = 'modify') || ' short_rows=' || count(*) ||
        ' short_uid_pct=' || printf('%.2f', 100.0 * sum(uid IS NOT NULL) / max(count(*), 1)) ||
        ' short_pid_pct=' || printf('%.2f', 100.0 * sum(pid IS NOT NULL) / max(count(*), 1)) ||
-       ' short_exe_pct=' || printf('%.2f', 100.0 * sum(exe IS NOT NULL) / max(count(*), 1)) FROM short;
+       ' short_exe_pct=' || printf('%.2f', 100.0 * sum(exe IS NOT NULL) / max(count(*), 1)) ||
+       ' short_by_audit_pct=' || printf('%.2f', 100.0 * sum(by_audit) / max(count(*), 1)) FROM short;
+SELECT 'denied_rows=' || count(*) FROM events WHERE action = 'denied';
 EOF
 }
 # per-action table of the last run (markdown rows)
@@ -389,11 +399,17 @@ run_once() {
             start_vigild "$mode" "$name"
             start_sampler "$WORK/$name.samples"
             ;;
+        fanotify-audit)
+            # vigild's audit rules need syscall auditing of new tasks: no task,never rule
+            if command -v auditctl >/dev/null; then auditctl -D >/dev/null; fi
+            start_vigild fanotify "$name" "$POLICY_AUDIT"
+            start_sampler "$WORK/$name.samples"
+            ;;
         auditd) start_auditd; lost0=$(audit_lost) ;;
     esac
     wait_idle "$IDLE_WAIT"
     case $mode in
-        fanotify | inotify) a0=$(proc_cpu_s "$agent_pid"); w0=$(db_max_id) ;;
+        fanotify | fanotify-audit | inotify) a0=$(proc_cpu_s "$agent_pid"); w0=$(db_max_id) ;;
         auditd) a0=$(proc_cpu_s "$auditd_pid"); k0=$(proc_cpu_s "$kauditd_pid") ;;
     esac
     local b0 b1 t_end
@@ -403,7 +419,7 @@ run_once() {
     t_end=$EPOCHREALTIME
     local agent_window=0
     case $mode in
-        fanotify | inotify) a1=$(proc_cpu_s "$agent_pid"); agent_window=$(awk -v a="$a0" -v b="$a1" 'BEGIN {print b - a}') ;;
+        fanotify | fanotify-audit | inotify) a1=$(proc_cpu_s "$agent_pid"); agent_window=$(awk -v a="$a0" -v b="$a1" 'BEGIN {print b - a}') ;;
         auditd) a1=$(proc_cpu_s "$auditd_pid"); k1=$(proc_cpu_s "$kauditd_pid")
             agent_window=$(awk -v a="$a0" -v b="$a1" -v c="$k0" -v d="$k1" 'BEGIN {print b - a + d - c}') ;;
     esac
@@ -415,7 +431,7 @@ run_once() {
         x = b / hz - w - a; printf "%.2f", x < 0 ? 0 : x }')
     # catch-up, then the short-lived workload
     case $mode in
-        fanotify | inotify)
+        fanotify | fanotify-audit | inotify)
             wait_caught_up
             caught_s=$(awk -v a="$t_end" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.2f", b - a - 1.5}')
             a2=$(proc_cpu_s "$agent_pid")
@@ -426,14 +442,14 @@ run_once() {
     "$WORKLOAD" short "$TREE" "$PROCS" "$SHORT_FILES" "$pids" >"$sout"
     local extra=""
     case $mode in
-        fanotify | inotify)
+        fanotify | fanotify-audit | inotify)
             wait_caught_up
             hwm=$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$agent_pid/status")
             stop_sampler
             stop_vigild
             rc=$agent_rc
-            vigild_action_table "$mode" >"$WORK/$mode.actions"
-            extra="$(analyse_vigild "$mode" "$(kv pid "$out")" | tr '\n' ' ') $(write_rate "$WORK/$name.samples" "$w0" "$w1")"
+            vigild_action_table "${mode%-audit}" >"$WORK/$mode.actions"
+            extra="$(analyse_vigild "${mode%-audit}" "$(kv pid "$out")" | tr '\n' ' ') $(write_rate "$WORK/$name.samples" "$w0" "$w1")"
             extra+=" agent_total=$(awk '{printf "%s/%s/%s", $2, $3, $4}' "$WORK/$name.agent.time")"
             ;;
         auditd)
@@ -493,7 +509,7 @@ med() {  # med MODE KEY: median of KEY over the runs of MODE
 }
 maxof() { [[ -f $WORK/$1.run ]] && sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$WORK/$1.run" | sort -g | tail -n 1 || echo "-"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 > 0 && a != "-") printf "%.2f", a / b; else printf "-"}'; }
-label() { case $1 in bare) echo "bare" ;; fanotify) echo "vigild (fanotify)" ;; inotify) echo "vigild (inotify)" ;; auditd) echo "auditd -w -p rwxa" ;; esac; }
+label() { case $1 in bare) echo "bare" ;; fanotify) echo "vigild (fanotify)" ;; fanotify-audit) echo "vigild (fanotify + audit source)" ;; inotify) echo "vigild (inotify)" ;; auditd) echo "auditd -w -p rwxa" ;; esac; }
 has() { [[ -f $WORK/$1.run ]]; }
 bare_wall=$(med bare wall)
 bare_short=$(med bare short_wall)
@@ -552,21 +568,21 @@ report="$WORK/report.md"
     echo
     echo "Short-lived processes ($PROCS x sh -c 'echo x >> f'; medians):"
     echo
-    echo "| mode | wall s | slowdown | rows (expected) | uid resolved | pid resolved | exe resolved |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| mode | wall s | slowdown | rows (expected) | uid resolved | pid resolved | exe resolved | of which by audit records |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for m in $MODES; do
         has "$m" || continue
         case $m in
-            bare) echo "| bare | $(med bare short_wall) | 1.00 | - | - | - | - |" ;;
+            bare) echo "| bare | $(med bare short_wall) | 1.00 | - | - | - | - | - |" ;;
             auditd) echo "| $(label "$m") | $(med "$m" short_wall) | $(ratio "$(med "$m" short_wall)" "$bare_short") |"\
-                         "$(med "$m" short_rows) ($PROCS openat) | $(med "$m" short_uid_pct)% | $(med "$m" short_pid_pct)% | $(med "$m" short_exe_pct)% |" ;;
+                         "$(med "$m" short_rows) ($PROCS openat) | $(med "$m" short_uid_pct)% | $(med "$m" short_pid_pct)% | $(med "$m" short_exe_pct)% | - |" ;;
             *) echo "| $(label "$m") | $(med "$m" short_wall) | $(ratio "$(med "$m" short_wall)" "$bare_short") |"\
                     "$(med "$m" short_rows) ($PROCS open + $PROCS modify + $SHORT_FILES create) | $(med "$m" short_uid_pct)% |"\
-                    "$(med "$m" short_pid_pct)% | $(med "$m" short_exe_pct)% |" ;;
+                    "$(med "$m" short_pid_pct)% | $(med "$m" short_exe_pct)% | $(med "$m" short_by_audit_pct)% |" ;;
         esac
     done
     echo
-    for m in fanotify inotify; do
+    for m in fanotify fanotify-audit inotify; do
         has "$m" || continue
         echo "$(label "$m"), last run, per action (expected = distinct (action, path, old path) of the workload; rows by source):"
         echo
@@ -585,6 +601,15 @@ report="$WORK/report.md"
     echo "| slowdown <= 1.5x on tmpfs | $(vt fanotify "$(ratio "$(med fanotify wall)" "$bare_wall")" 1.5 le) | $(vt inotify "$(ratio "$(med inotify wall)" "$bare_wall")" 1.5 le) |"
     echo "| >= 50,000 events/s into SQLite | $(vt fanotify "$(med fanotify write_rate)" 50000 ge) | $(vt inotify "$(med inotify write_rate)" 50000 ge) |"
     echo "| actor resolved >= 99% (long-lived workload) | $(vt fanotify "$(med fanotify actor_pct)" 99 ge) | n/a (inotify has no actor) |"
+    echo
+    echo "Targets (issue 8, the audit source: vigild (fanotify + audit source) against vigild (fanotify)):"
+    echo
+    echo "| target | measured |"
+    echo "|---|---|"
+    echo "| audit source adds <= 10% to the files workload's time | $(vt fanotify-audit "$(ratio "$(med fanotify-audit wall)" "$(med fanotify wall)")" 1.10 le) |"
+    echo "| audit source adds <= 10% to the short-lived workload's time | $(vt fanotify-audit "$(ratio "$(med fanotify-audit short_wall)" "$(med fanotify short_wall)")" 1.10 le) |"
+    echo "| >= 99.9% attributed, short-lived workload, with audit correlation | $(vt fanotify-audit "$(med fanotify-audit short_uid_pct)" 99.9 ge) |"
+    echo "| (without audit correlation, for comparison) | $(med fanotify short_uid_pct)% |"
     echo
     echo "Raw runs (one line per run; wall, CPU and rates in s or /s; agent_total = vigild's whole life: wall/user/sys, from /usr/bin/time):"
     echo

@@ -145,7 +145,9 @@ std::string text_of(const ordered_json& j) {
                    std::to_string(agent.value("events_written", 0)) + "\n";
             const auto attributed = agent.value("attributed", std::uint64_t{0});
             const auto unattributed = agent.value("unattributed", std::uint64_t{0});
-            out += "Attribution: " + std::to_string(attributed) + " events with an actor, " +
+            out += "Attribution: " + std::to_string(attributed) + " events with an actor (" +
+                   std::to_string(agent.value("attributed_by_proc", attributed)) + " by /proc, " +
+                   std::to_string(agent.value("attributed_by_audit", std::uint64_t{0})) + " by audit), " +
                    std::to_string(unattributed) + " without (process gone or unknown)\n";
             if (agent.contains("alerts"))
                 out += "Expectations this run: " + std::to_string(agent.value("unexpected", std::uint64_t{0})) +
@@ -153,6 +155,17 @@ std::string text_of(const ordered_json& j) {
                        " not evaluated (actor unknown), " + std::to_string(agent.value("alerts", std::uint64_t{0})) +
                        " alerts\n";
             out += outputs_text(agent);
+            // The audit source: its mode, or why it is not used (agent/audit_source.h).
+            const std::string audit = agent.value("audit", "off");
+            out += "Audit: " + audit;
+            if (audit == "daemon" || audit == "multicast") {
+                out +=
+                    std::string(audit == "daemon" ? " (vigild is the audit daemon)" : " (reading auditd's log group)") +
+                    ", " + std::to_string(agent.value("audit_rules", std::uint64_t{0})) + " rules, " +
+                    std::to_string(agent.value("denied", std::uint64_t{0})) + " denied attempts, " +
+                    std::to_string(agent.value("audit_overflows", std::uint64_t{0})) + " records lost";
+            }
+            out += "\n";
         } else {
             out += " (no status file yet)\n";
         }

@@ -322,7 +322,8 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
     }
     if (!doc.is_object()) return Error::msg(where + ": the top level must be an object {\"rules\": [...]}");
     for (const auto& [key, value] : doc.items()) {
-        if (key != "rules" && key != "sealing" && key != "limits" && key != "retention" && key != "output")
+        if (key != "rules" && key != "sealing" && key != "limits" && key != "retention" && key != "output" &&
+            key != "audit")
             return Error::msg(where + ": unknown top-level key " + quote_value(key));
     }
     if (!doc.contains("rules") || !doc["rules"].is_array())
@@ -394,6 +395,20 @@ Result<Policy> parse_policy(std::string_view text, std::string_view source) {
         auto output = parse_output_config(doc["output"], where);
         if (!output) return output.error();
         policy.output = std::move(output.value());
+    }
+    if (doc.contains("audit")) {
+        // The Linux audit subsystem as a second source: denied attempts, attribution of
+        // short-lived processes. docs/policy.md, "audit".
+        const auto& audit = doc["audit"];
+        if (!audit.is_object()) return Error::msg(where + ": \"audit\" must be an object");
+        for (const auto& [key, value] : audit.items()) {
+            if (key != "enabled" && key != "attribution")
+                return Error::msg(where + ": \"audit\": unknown key " + quote_value(key) +
+                                  " (known: enabled, attribution)");
+            if (!value.is_boolean())
+                return Error::msg(where + ": \"audit\": " + quote_value(key) + " must be true or false");
+            (key == "enabled" ? policy.audit_enabled : policy.audit_attribution) = value.get<bool>();
+        }
     }
     std::set<std::string> seen;
     const auto& rules = doc["rules"];

@@ -109,6 +109,11 @@ struct Policy {
     // epochs are pruned daily and the prune recorded (common/event_prune.h). 0: keep all.
     std::uint32_t retention_days = 0;
     OutputConfig output;
+    // The Linux audit subsystem as a second source ("audit": {"enabled": B, "attribution":
+    // B}): denied attempts (EACCES/EPERM) on watched paths, and the actor of changes whose
+    // process exited before /proc was read. Used when root and available.
+    bool audit_enabled = true;
+    bool audit_attribution = true;
 };
 
 inline constexpr std::string_view kDefaultPolicyPath = "/etc/vigil/policy.json";

@@ -153,7 +153,9 @@ Result<ReportData> build_report(db::Database& db, const DiffResult& diff, CheckC
     for (const Counter& c : {Counter{&h.events, "1"}, Counter{&h.overflows, "action = 'overflow'"},
                              Counter{&h.rescans, "action = 'rescan'"}, Counter{&h.kernel_events, "source = 'fanotify'"},
                              Counter{&h.unattributed, "source = 'fanotify' AND uid IS NULL AND user IS NULL"},
-                             Counter{&h.inotify_events, "source = 'inotify'"}}) {
+                             Counter{&h.inotify_events, "source = 'inotify'"},
+                             Counter{&h.by_audit, "source = 'fanotify' AND detail LIKE '%\"actor_source\":\"audit\"%'"},
+                             Counter{&h.denied, "action = 'denied'"}}) {
         auto n = count(db, c.where, since_ns, until_ns);
         if (!n) return n.error();
         *c.out = n.value();

@@ -66,6 +66,8 @@ struct AgentHealth {
     std::int64_t rescans = 0;
     std::int64_t kernel_events = 0;   // from fanotify
     std::int64_t unattributed = 0;    // of those, without an actor
+    std::int64_t by_audit = 0;        // of those, whose actor came from audit records (not /proc)
+    std::int64_t denied = 0;          // failed attempts (EACCES/EPERM) seen by the audit source
     std::int64_t inotify_events = 0;  // never attributed by design
     bool ever_ran = false;
     std::vector<Downtime> downtime;

@@ -77,7 +77,10 @@ std::string health_line(const AgentHealth& h) {
     if (!h.ever_ran) return "no agent has ever recorded events in this database";
     std::string s = std::to_string(h.events) + " events, " + std::to_string(h.overflows) + " overflows, " +
                     std::to_string(h.rescans) + " rescans, " + std::to_string(h.unattributed) + " of " +
-                    std::to_string(h.kernel_events) + " fanotify events without an actor";
+                    std::to_string(h.kernel_events) + " fanotify events without an actor (attributed: " +
+                    std::to_string(h.kernel_events - h.unattributed - h.by_audit) + " by /proc, " +
+                    std::to_string(h.by_audit) + " by audit, " + std::to_string(h.unattributed) + " unresolved)";
+    if (h.denied) s += ", " + std::to_string(h.denied) + " denied attempts";
     if (h.inotify_events) s += ", " + std::to_string(h.inotify_events) + " inotify events (no actor by design)";
     return s;
 }
@@ -173,6 +176,8 @@ std::string render_report_json(const ReportData& r) {
                         {"rescans", h.rescans},
                         {"fanotify_events", h.kernel_events},
                         {"unattributed", h.unattributed},
+                        {"attributed_by_audit", h.by_audit},
+                        {"denied", h.denied},
                         {"inotify_events", h.inotify_events}};
     health["downtime"] = ordered_json::array();
     for (const auto& d : h.downtime)

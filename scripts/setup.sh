@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config libssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev catch2
           attr acl clang-format clang-tidy chromium
           libsystemd-dev systemd lintian bash-completion man-db file
-          clang libclang-rt-14-dev rsyslog)
-# libsystemd-dev: vigild's sd_notify. The rest serve the package test (tests/packaging/):
+          clang libclang-rt-14-dev rsyslog
+          libaudit-dev libauparse-dev auditd)
+# libaudit-dev, libauparse-dev: vigild's audit source; auditd: its tests. libsystemd-dev: vigild's sd_notify. The rest serve the package test (tests/packaging/):
 # file (CPack's shlibdeps finds ELF files with it), lintian, systemd (systemd-analyze
 # verify), bash-completion, man-db (man page rendering). clang + libclang-rt-14-dev: the
 # libFuzzer runtime for scripts/fuzz.sh.

@@ -102,7 +102,8 @@ struct Agent {
                                             R"(/cache"],"label":"data"},{"path":")" + root +
                                             R"(/secret","watch":"access","label":"customers","severity":"critical"})"
                                       : rules_json;
-        write_file(policy, "{\"rules\":[" + rules + "]}");
+        // The audit subsystem is one per host: only tests/agent/audit_test.cpp uses it.
+        write_file(policy, "{\"audit\":{\"enabled\":false},\"rules\":[" + rules + "]}");
         ::chmod(policy.c_str(), 0644);
         if (start_now) start();
     }

@@ -355,7 +355,7 @@ TEST_CASE("SIGHUP applies new expectations", "[kernel][root][agent][expect]") {
     Agent agent("fanotify", rule(tx, "transactions", ""));
     read_as(agent, roles.support, {tx + "/before.csv"});
     vigil::test::write_file(
-        agent.policy, "{\"rules\":[" +
+        agent.policy, "{\"audit\":{\"enabled\":false},\"rules\":[" +
                           rule(tx, "transactions", R"("expect":{"read":["group:)" + roles.sales_group + R"("]})") +
                           "]}");
     agent.proc->signal(SIGHUP);

@@ -54,7 +54,9 @@ TEST_CASE("fanotify queue overflow is recorded and repaired by a rescan", "[kern
     const std::string db = dir / "db/vigil.db";
     // The kernel's default queue depth, not the agent's deeper default.
     const std::string policy = dir / "policy.json";
-    vigil::test::write_file(policy, R"({"limits":{"kernel_queue_events":16384},"rules":[{"path":")" + root + R"("}]})");
+    vigil::test::write_file(
+        policy,
+        R"({"audit":{"enabled":false},"limits":{"kernel_queue_events":16384},"rules":[{"path":")" + root + R"("}]})");
     ::chmod(policy.c_str(), 0644);
     vigil::test::BackgroundProcess agent(VIGILD_BIN, {"--policy", policy, "--db", db});
     REQUIRE(agent.wait_for_output("ready"));

@@ -36,7 +36,7 @@ struct SealedDb {
         vigil::test::make_dirs(tree);
         for (const char* name : {"a.conf", "b.conf", "c.conf"})
             vigil::test::write_file(tree + "/" + name, std::string(name) + "\n");
-        vigil::test::write_file(policy, R"({"rules":[{"path":")" + tree + R"("}]})");
+        vigil::test::write_file(policy, R"({"audit":{"enabled":false},"rules":[{"path":")" + tree + R"("}]})");
         ::chmod(policy.c_str(), 0644);
         auto init = run_vigil({"init", "--policy", policy, "--db", db});
         INFO(init.err);

@@ -103,7 +103,9 @@ std::string write_policy(const TempDir& dir, const std::string& root, const std:
     std::string rule = "{ \"path\": \"" + root + "\"";
     if (!extra_fields.empty()) rule += ", " + extra_fields;
     rule += " }";
-    write_file(path, "// test policy\n{ \"rules\": [ " + rule + " ] }\n");
+    // The audit subsystem is one per host: test agents leave it alone, except in the tests
+    // about it (tests/agent/audit_test.cpp), which hold a lock while they use it.
+    write_file(path, "// test policy\n{ \"audit\": { \"enabled\": false }, \"rules\": [ " + rule + " ] }\n");
     ::chmod(path.c_str(), 0644);
     return path;
 }
