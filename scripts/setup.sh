@@ -10,10 +10,11 @@ packages=(build-essential cmake pkg-config libssl-dev libsqlite3-dev sqlite3 nlo
           libsystemd-dev systemd lintian bash-completion man-db file
           clang libclang-rt-14-dev rsyslog
           libaudit-dev libauparse-dev auditd)
-# libaudit-dev, libauparse-dev: vigild's audit source; auditd: its tests. libsystemd-dev: vigild's sd_notify. The rest serve the package test (tests/packaging/):
-# file (CPack's shlibdeps finds ELF files with it), lintian, systemd (systemd-analyze
-# verify), bash-completion, man-db (man page rendering). clang + libclang-rt-14-dev: the
-# libFuzzer runtime for scripts/fuzz.sh.
+# libaudit-dev, libauparse-dev: vigild's audit source; auditd: its tests. libsystemd-dev:
+# vigild's sd_notify. file (CPack's shlibdeps finds ELF files with it), lintian, systemd
+# (systemd-analyze verify), bash-completion, man-db: the package test (tests/packaging/).
+# clang + libclang-rt-14-dev: the libFuzzer runtime for scripts/fuzz.sh. rsyslog: the
+# tested example of the log-pipeline output (tests/agent/rsyslog_test.cpp).
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
