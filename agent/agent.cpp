@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
@@ -53,11 +54,6 @@ std::string own_binary_sha256() {
     return digest ? digest_hex(digest->digest) : "unknown: " + digest.error().message();
 }
 
-std::string dir_of(const std::string& path) {
-    const auto slash = path.rfind('/');
-    return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
-}
-
 }  // namespace
 
 Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
@@ -69,12 +65,24 @@ Agent::~Agent() {
     if (writer_) writer_->stop();
 }
 
+std::size_t Agent::hash_job_bytes(const HashJob& job) {
+    auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
+    return approx_bytes(job.event) + sizeof(RawEvent) + heap(job.raw.path) + heap(job.raw.object) +
+           (job.raw.old_path ? heap(*job.raw.old_path) : 0);
+}
+
+void Agent::apply_queue_limits() {
+    const std::size_t bytes = std::size_t{policy_->queue_memory_mb} << 20;
+    events_.set_byte_capacity(bytes);
+    hash_jobs_.set_byte_capacity(bytes / 4);
+}
+
 Result<void> Agent::start() {
     auto policy = load_policy(options_.policy_path);
     if (!policy) return policy.error();
     policy_ = std::make_unique<Policy>(std::move(policy.value()));
     matcher_ = std::make_unique<RuleMatcher>(*policy_);
-    events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
+    apply_queue_limits();
     coalescer_.set_limit(policy_->path_events_per_second);
     inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
     judge_.set_policy(*policy_);
@@ -256,6 +264,7 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
     struct stat root_st {};
     if (::fstat(root_fd->get(), &root_st) < 0) return;
     std::vector<std::string> pending{""};  // paths relative to root; "" is the root itself
+    std::set<std::pair<dev_t, ino_t>> visited;
     while (!pending.empty()) {
         const std::string rel = std::move(pending.back());
         pending.pop_back();
@@ -264,6 +273,10 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
             rel.empty() ? ::fcntl(root_fd->get(), F_DUPFD_CLOEXEC, 3) : open_beneath(root_fd->get(), rel);
         if (raw_fd < 0) continue;  // vanished or replaced by a link meanwhile
         UniqueFd fd(raw_fd);
+        // A directory met twice (bind mounts with one_filesystem:false) keeps its first
+        // name and is not walked again: a mount of the tree inside itself is a loop.
+        struct stat dir_st {};
+        if (::fstat(fd.get(), &dir_st) < 0 || !visited.emplace(dir_st.st_dev, dir_st.st_ino).second) continue;
         if (auto r = source.watch_dir(fd.get(), path, rule.watch == WatchMode::Access); !r) {
             log_warning(r.error().message());
             continue;
@@ -306,7 +319,10 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
                     }
                 }
             }
-            if (S_ISDIR(st.st_mode) && rule.recursive && (!rule.one_filesystem || st.st_dev == root_st.st_dev))
+            // Not into another filesystem, nor into a bind mount of this one (the walk's rule:
+            // what it shows lives elsewhere, maybe the tree itself), unless the rule says so.
+            if (S_ISDIR(st.st_mode) && rule.recursive &&
+                (!rule.one_filesystem || (st.st_dev == root_st.st_dev && !is_mount_root(fd.get(), ent->d_name))))
                 pending.push_back(rel.empty() ? std::string(name) : rel + "/" + std::string(name));
         }
     }
@@ -351,10 +367,24 @@ Event Agent::agent_event(Action action, std::optional<std::string> detail) const
     return e;
 }
 
+void Agent::note_unrecorded(const Event& e) {
+    if (e.path) unrecorded_.insert(*e.path);
+    if (!e.old_path) return;
+    unrecorded_.insert(*e.old_path);
+    if (!e.path) return;
+    // A directory's rename moved everything under it: each entry's new name and old one.
+    const std::string below = *e.path + "/";
+    for (auto it = known_.lower_bound(below); it != known_.end() && it->first.starts_with(below); ++it) {
+        unrecorded_.insert(it->first);
+        unrecorded_.insert(*e.old_path + it->first.substr(e.path->size()));
+    }
+}
+
 void Agent::enqueue(Event event) {
     if (!events_.try_push(std::move(event))) {
         const std::int64_t now = realtime_now_ns();
         const std::scoped_lock lock(known_mu_);
+        note_unrecorded(event);  // NOLINT(bugprone-use-after-move): try_push moves only on success
         if (lost_ == 0) first_lost_ns_ = now;
         last_lost_ns_ = now;
         ++lost_;
@@ -395,9 +425,16 @@ void Agent::on_event(RawEvent&& raw) {
             // Everything under a renamed directory moves with it.
             // Moved out of every tree: no longer known (a rescan would call it deleted).
             const bool stays = !raw.path.empty() && matcher_->rule_for(raw.path).has_value();
-            auto it = known_.lower_bound(*e.old_path);
             std::vector<std::pair<std::string, std::optional<Sha256Digest>>> moved;
-            while (it != known_.end() && path_is_under(it->first, *e.old_path)) {
+            if (auto self = known_.find(*e.old_path); self != known_.end()) {
+                if (stays) moved.emplace_back(raw.path, self->second);
+                known_.erase(self);
+            }
+            // Entries below it are contiguous from "old/" on; from "old" itself a sibling
+            // such as "old.bak" sorts in between and would end the range early.
+            const std::string below = *e.old_path + "/";
+            auto it = known_.lower_bound(below);
+            while (it != known_.end() && it->first.starts_with(below)) {
                 if (stays) moved.emplace_back(raw.path + it->first.substr(e.old_path->size()), it->second);
                 note_touched(it->first);
                 it = known_.erase(it);
@@ -577,21 +614,29 @@ void Agent::on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&&
 
 void Agent::rescan() {
     log_warning("events may have been lost: rescanning every rule against the last known state");
+    std::set<std::string> unrecorded;
     {
         // From here on, paths the event stream changes are newer than the walk: the
-        // comparison leaves them to their own rows (see touched_during_rescan_).
+        // comparison leaves them to their own rows (see touched_during_rescan_). Rows
+        // refused from here on are this walk's too late: the next rescan reports them.
         const std::scoped_lock lock(known_mu_);
         touched_during_rescan_.emplace();
+        unrecorded.swap(unrecorded_);
     }
-    auto walk = walk_policy(*policy_, WalkOptions{});
-    const std::size_t entries = walk.records.size();
+    // Only path and hash of each entry are kept: the walk's full records of a large tree
+    // would be the agent's biggest allocation (RELIABILITY: memory stays bounded in a storm).
     std::map<std::string, std::optional<Sha256Digest>> fresh;
-    for (auto& r : walk.records) fresh.emplace(std::move(r.path), r.sha256);
-    walk.records = {};  // the walk's full records are large: only path and hash are needed
+    WalkOptions walk_options;
+    walk_options.sink = [&fresh](std::vector<FileRecord>& batch) {
+        for (auto& r : batch) fresh.emplace(std::move(r.path), r.sha256);
+    };
+    (void)walk_policy(*policy_, walk_options);
+    const std::size_t entries = fresh.size();
     struct Change {
         Action action;
         std::string path;
         std::optional<Sha256Digest> before, after;
+        bool row_refused = false;  // from unrecorded_: the event's own row never made it
     };
     std::vector<Change> changes;
     std::uint64_t created = 0;
@@ -616,6 +661,25 @@ void Agent::rescan() {
             if (fresh.count(path) != 0 || touched.count(path) != 0) continue;
             changes.push_back({Action::Delete, path, digest, std::nullopt});
             ++deleted;
+            unrecorded.erase(path);
+        }
+        // Rows refused by the full queue: the record lacks what known_ already says, so
+        // the walk's finding is reported even where it agrees with known_.
+        for (const auto& path : unrecorded) {
+            if (touched.count(path) != 0) continue;
+            const auto found = fresh.find(path);
+            const auto was = known_.find(path);
+            const bool reported = found != fresh.end()
+                                      ? was == known_.end() || (found->second && was->second != found->second)
+                                      : was != known_.end();
+            if (reported) continue;  // already a change above
+            if (found != fresh.end()) {
+                changes.push_back({Action::Modify, path, std::nullopt, found->second, true});
+                ++modified;
+            } else {
+                changes.push_back({Action::Delete, path, std::nullopt, std::nullopt, true});
+                ++deleted;
+            }
         }
         // What the event stream said about a touched path stands over the older walk.
         for (const auto& path : touched) {
@@ -630,19 +694,39 @@ void Agent::rescan() {
     }
     // The rescanner may wait for room in the queue (the writer is behind, the disk is
     // full): what a rescan finds is the repair of a loss and must not be lost itself.
-    auto push = [this](Event e) {
-        while (!events_.try_push(std::move(e)))  // NOLINT(bugprone-use-after-move): moved only on success
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    };
-    push(agent_event(
+    Event summary = agent_event(
         Action::Rescan,
-        nlohmann::json{{"entries", entries}, {"created", created}, {"modified", modified}, {"deleted", deleted}}
-            .dump()));
-    for (auto& c : changes) {
-        Event e = scan_event(c.action, c.path, matcher_->rule_for(c.path));
-        if (c.before) e.sha256_before = std::string(digest_bytes(*c.before));
-        if (c.after) e.sha256_after = std::string(digest_bytes(*c.after));
-        push(std::move(e));
+        nlohmann::json{{"entries", entries}, {"created", created}, {"modified", modified}, {"deleted", deleted}}.dump());
+    while (!events_.try_push(std::move(summary)))  // NOLINT(bugprone-use-after-move): moved only on success
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Each finding is queued under known_mu_, and only while known_ still holds what the
+    // rescan put there: an event row for the path queued since then (the hasher and the
+    // watcher update known_ before they queue) is newer than the walk, and a finding
+    // queued after it would make the record end on stale content.
+    std::size_t next = 0;
+    while (next < changes.size()) {
+        bool full = false;
+        {
+            const std::scoped_lock lock(known_mu_);
+            // A bounded run per lock hold: the watcher thread needs the lock too.
+            for (const std::size_t stop = std::min(changes.size(), next + 256); next < stop; ++next) {
+                const Change& c = changes[next];
+                const auto it = known_.find(c.path);
+                const bool current = c.action == Action::Delete ? it == known_.end()
+                                                                : it != known_.end() && it->second == c.after;
+                if (!current) continue;
+                Event e = scan_event(c.action, c.path, matcher_->rule_for(c.path));
+                if (c.before) e.sha256_before = std::string(digest_bytes(*c.before));
+                if (c.after) e.sha256_after = std::string(digest_bytes(*c.after));
+                if (c.row_refused)
+                    e.detail = R"j({"reason":"the event's own row was refused by the full queue (see the overflow row)"})j";
+                if (!events_.try_push(std::move(e))) {  // retried after a pause
+                    full = true;
+                    break;
+                }
+            }
+        }
+        if (full) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
 }
 
@@ -673,7 +757,7 @@ void Agent::reload_policy() {
     if (hasher_.joinable()) hasher_.join();
     const std::unique_ptr<WatchSource> old_source = std::move(source_);
     source_ = std::move(fresh_source.value());
-    events_.set_byte_capacity(std::size_t{policy_->queue_memory_mb} << 20);
+    apply_queue_limits();
     coalescer_.set_limit(policy_->path_events_per_second);
     writer_->set_retention_days(policy_->retention_days);
     inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
@@ -690,6 +774,7 @@ void Agent::reload_policy() {
 
 void Agent::publish_status(const char* state) {
     const auto q = events_.stats();
+    const auto h = hash_jobs_.stats();
     nlohmann::json j{{"state", state},
                      {"pid", ::getpid()},
                      {"watcher", source_->name()},
@@ -703,6 +788,11 @@ void Agent::publish_status(const char* state) {
                      {"queue_bytes", q.bytes},
                      {"queue_max_bytes", q.max_bytes},
                      {"queue_limit_bytes", std::size_t{policy_->queue_memory_mb} << 20},
+                     {"hash_queue_depth", h.depth},
+                     {"hash_queue_bytes", h.bytes},
+                     {"hash_queue_max_bytes", h.max_bytes},
+                     {"hash_queue_refused", h.dropped},
+                     {"rescan_running", rescan_running_.load()},
                      {"coalesced", coalescer_.folded_total()},
                      {"attributed", attributor_.resolved() + audit_join_.completed()},
                      {"attributed_by_proc", attributor_.resolved()},
@@ -719,6 +809,8 @@ void Agent::publish_status(const char* state) {
     {
         const std::scoped_lock lock(known_mu_);
         j["overflows"] = overflows_;
+        j["rescan_pending"] = rescan_pending_;
+        j["lost_unrecorded"] = lost_;  // refused by the full queue, not yet in an overflow row
         j["last_overflow"] =
             last_overflow_ns_ ? nlohmann::json(format_rfc3339_ns(last_overflow_ns_)) : nlohmann::json();
     }
@@ -818,6 +910,7 @@ int Agent::run() {
             rescanner = std::thread([this] {
                 lower_this_thread_priority("rescan", kBackgroundNice);
                 rescan();
+                ::malloc_trim(0);  // the walk's maps are gone: give their pages back
                 rescan_running_ = false;
             });
         }

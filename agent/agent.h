@@ -62,6 +62,11 @@ private:
         Event event;
         RawEvent raw;  // what the watcher needs to reopen the file (handle or path)
     };
+    static std::size_t hash_job_bytes(const HashJob& job);
+    // The writes waiting for the hasher may hold a quarter of limits.queue_memory_mb on top
+    // of the events waiting for the writer: a write that does not fit is recorded unhashed
+    // and the next rescan compares its content.
+    void apply_queue_limits();
 
     Result<void> open_database();
     Result<std::unique_ptr<WatchSource>> make_source() const;
@@ -113,7 +118,7 @@ private:
     // Bounded by memory (policy limits.queue_memory_mb), not by a count: a burst of
     // small events may queue deep while the writer catches up.
     BoundedQueue<Event> events_{SIZE_MAX, &approx_bytes};
-    BoundedQueue<HashJob> hash_jobs_{50'000};
+    BoundedQueue<HashJob> hash_jobs_{50'000, &hash_job_bytes};
     std::unique_ptr<Writer> writer_;
     Sealer* sealer_ = nullptr;  // owned by writer_
     std::thread hasher_;
@@ -137,6 +142,12 @@ private:
     void note_touched(const std::string& path) {  // known_mu_ held
         if (touched_during_rescan_) touched_during_rescan_->insert(path);
     }
+    // Paths whose row was refused by the full queue. known_ already holds what that row
+    // said, so comparing the walk with known_ alone would find nothing to repair: the
+    // rescan reports each of these from the walk (present: its content; absent: deleted).
+    // Bounded by the tree: one entry per distinct path, whatever the storm.
+    std::set<std::string> unrecorded_;
+    void note_unrecorded(const Event& e);  // known_mu_ held
     std::uint64_t lost_ = 0;          // events that did not fit in the queue since the last overflow row
     std::int64_t first_lost_ns_ = 0;  // when the first and the last of them were refused
     std::int64_t last_lost_ns_ = 0;

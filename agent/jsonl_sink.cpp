@@ -16,11 +16,6 @@ namespace {
 // bytes each (PATH_MAX, the agent's cmdline cap), at most 5 JSON bytes per raw byte.
 constexpr std::size_t kTailBytes = std::size_t{256} * 1024;
 
-std::string dir_of(const std::string& path) {
-    const auto slash = path.rfind('/');
-    return slash == 0 ? "/" : path.substr(0, slash);
-}
-
 Result<std::uint64_t> file_size(int fd, const std::string& path) {
     struct stat st {};
     if (::fstat(fd, &st) < 0) return Error::from_errno(errno, "fstat '" + escape_bytes(path) + "'");

@@ -1,5 +1,6 @@
 // vigild: the Vigil real-time agent. Runs in the foreground (systemd style), logs to
 // stderr, prints a line containing "ready" once every watch is in place.
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -36,6 +37,12 @@ int usage_error(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // The agent's big allocations are short-lived and come from several threads (a
+    // rescan's walk, the queues in a storm). Per-thread arenas and glibc's adaptive mmap
+    // threshold keep their freed memory resident: the storm test's peak RSS fell from
+    // 311-372 MiB to 300-315 MiB with two arenas and a fixed threshold.
+    ::mallopt(M_ARENA_MAX, 2);
+    ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     ::umask(077);
     vigil::ensure_std_fds();
     vigil::agent::AgentOptions options;

@@ -142,7 +142,11 @@ std::string text_of(const ordered_json& j) {
                    " watched directories" + (agent.value("pidfd", false) ? ", pidfd attribution" : "") + "\n";
             out += "Queue: depth " + std::to_string(agent.value("queue_depth", 0)) + ", max " +
                    std::to_string(agent.value("queue_max_depth", 0)) + "; events written this run " +
-                   std::to_string(agent.value("events_written", 0)) + "\n";
+                   std::to_string(agent.value("events_written", 0)) + "; writes waiting for their hash " +
+                   std::to_string(agent.value("hash_queue_depth", 0)) + "\n";
+            if (agent.value("rescan_running", false) || agent.value("rescan_pending", false))
+                out += std::string("Rescan: ") + (agent.value("rescan_running", false) ? "running" : "pending") +
+                       " (events were lost; the walk repairs the record)\n";
             const auto attributed = agent.value("attributed", std::uint64_t{0});
             const auto unattributed = agent.value("unattributed", std::uint64_t{0});
             out += "Attribution: " + std::to_string(attributed) + " events with an actor (" +

@@ -222,13 +222,7 @@ Result<void> write_key_file(const std::string& path, const SealKey& key, mode_t 
     }
     if (::rename(tmp.c_str(), path.c_str()) < 0)
         return Error::from_errno(errno, "rename '" + escape_bytes(tmp) + "' to '" + escape_bytes(path) + "'");
-    const auto slash = path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return Error::from_errno(errno, "open directory '" + escape_bytes(dir) + "'");
-    const UniqueFd dir_fd(dfd);
-    if (::fsync(dir_fd.get()) < 0) return Error::from_errno(errno, "fsync directory '" + escape_bytes(dir) + "'");
-    return {};
+    return fsync_dir(dir_of(path));
 }
 
 Canon& Canon::null() {

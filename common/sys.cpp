@@ -5,6 +5,8 @@
 
 #include <system_error>
 
+#include "common/escape.h"
+
 namespace vigil {
 
 Result<UniqueFd> open_at(int dirfd, const char* name, int flags, std::string_view what, mode_t mode) {
@@ -26,6 +28,27 @@ Result<void> make_private_dirs(const std::string& path) {
         if (err != EEXIST) return Error::from_errno(err, "mkdir '" + prefix + "'");
     }
     return {};
+}
+
+std::string dir_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+Result<void> fsync_dir(const std::string& dir) {
+    const int raw = retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+    if (raw < 0) return Error::from_errno(errno, "open directory '" + escape_bytes(dir) + "'");
+    const UniqueFd fd(raw);
+    if (::fsync(fd.get()) < 0) return Error::from_errno(errno, "fsync directory '" + escape_bytes(dir) + "'");
+    return {};
+}
+
+bool is_mount_root(int dirfd, const char* name) {
+    struct statx stx {};
+    const int flags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | (name[0] == '\0' ? AT_EMPTY_PATH : 0);
+    if (::statx(dirfd, name, flags, 0, &stx) < 0) return false;
+    return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
 }
 
 void ensure_std_fds() {

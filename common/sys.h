@@ -27,6 +27,17 @@ Result<UniqueFd> open_at(int dirfd, const char* name, int flags, std::string_vie
 // Creates every missing directory of `path` with 0700, like `mkdir -p -m 0700`.
 Result<void> make_private_dirs(const std::string& path);
 
+// The directory part of `path`: "/" for "/x", "." for a bare name.
+std::string dir_of(const std::string& path);
+
+// fsync() of a directory, so a rename or create inside it survives a crash.
+Result<void> fsync_dir(const std::string& dir);
+
+// Whether `name` in `dirfd` (or `dirfd` itself, for "") is the root of a mount: another
+// filesystem, or a bind mount of the same one, which st_dev cannot tell apart from a
+// plain directory. False where the kernel cannot say (statx before Linux 5.8).
+bool is_mount_root(int dirfd, const char* name);
+
 // Make fds 0-2 valid (/dev/null) so nothing we open later lands on them.
 void ensure_std_fds();
 

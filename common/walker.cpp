@@ -91,7 +91,7 @@ bool is_pseudo_fs(int fd) {
 class Walker {
 public:
     Walker(const Policy& policy, const WalkOptions& options, WalkProgress* progress)
-        : policy_(policy), progress_(progress ? progress : &own_progress_) {
+        : policy_(policy), progress_(progress ? progress : &own_progress_), sink_(options.sink) {
         threads_ = options.threads != 0 ? options.threads : std::max(1U, std::thread::hardware_concurrency());
     }
 
@@ -116,6 +116,11 @@ public:
         for (auto& th : pool) th.join();
 
         WalkResult result;
+        if (sink_) {
+            if (!root_records_.empty()) sink_(root_records_);
+            result.warnings = std::move(warnings_);
+            return result;
+        }
         std::size_t total = root_records_.size();
         for (const auto& v : per_thread) total += v.size();
         result.records.reserve(total);
@@ -159,6 +164,11 @@ private:
                 walk_dir(task, out);
             } else {
                 for (const auto& name : task.names) record_file(*task.dir, task.scope, name, out);
+            }
+            if (sink_ && !out.empty()) {
+                const std::scoped_lock lock(sink_mu_);
+                sink_(out);
+                out.clear();
             }
             {
                 const std::scoped_lock lock(mu_);
@@ -351,6 +361,14 @@ private:
         progress_->entries.fetch_add(1, std::memory_order_relaxed);
 
         bool descend = task.descend;
+        if (descend && !is_root && rule.one_filesystem && st.st_dev == scope.root_dev &&
+            is_mount_root(fd->get(), "")) {
+            // A bind mount: the same filesystem, but what it shows lives elsewhere (outside
+            // the tree, or the tree's own parent, a loop). Recorded, not entered.
+            warn(escape_bytes(path) +
+                 ": a bind mount; recorded, not entered (one_filesystem; set it to false to walk through it)");
+            descend = false;
+        }
         if (descend) {
             const std::scoped_lock lock(visited_mu_);
             if (!visited_.emplace(st.st_dev, st.st_ino).second) {
@@ -438,6 +456,9 @@ private:
     // Filled before the workers start, read-only afterwards.
     std::unordered_map<std::string, std::uint32_t> root_rule_;
     std::vector<FileRecord> root_records_;
+
+    WalkSink sink_;
+    std::mutex sink_mu_;
 };
 
 void expand_into(const std::string& prefix, std::string_view rest, std::vector<std::string>& out) {

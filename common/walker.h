@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,8 +19,16 @@
 
 namespace vigil {
 
+// Receives records in batches as the walk finds them: from the worker threads, one call
+// at a time, in no particular order. The batch may be moved from.
+using WalkSink = std::function<void(std::vector<FileRecord>& batch)>;
+
 struct WalkOptions {
     unsigned threads = 0;  // 0: one per core
+    // When set, records go here instead of into WalkResult::records (which stays empty):
+    // a caller that keeps only part of each record (the agent's rescan: path and hash)
+    // never holds the whole tree's records at once.
+    WalkSink sink = nullptr;
 };
 
 // Live counters, readable from another thread (the progress line).

@@ -1,9 +1,16 @@
 #include "common/db/sqlite.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
+#include <charconv>
+#include <memory>
+#include <vector>
 #include <cstdlib>
 #include <ctime>
 
@@ -20,10 +27,31 @@ std::int64_t now_ns() {
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-std::string dir_of(const std::string& path) {
-    const auto slash = path.rfind('/');
-    if (slash == std::string::npos) return ".";
-    return slash == 0 ? "/" : path.substr(0, slash);
+constexpr const char* kCreatingInfix = ".creating.";
+
+void remove_with_sidecars(const std::string& path) {
+    for (const char* suffix : {"", "-journal", "-wal", "-shm"}) ::unlink((path + suffix).c_str());
+}
+
+// `<db>.creating.<pid>` files of creators that were killed: nothing else ever opens them.
+void remove_dead_creations(const std::string& path) {
+    const std::string dir = dir_of(path);
+    const std::string prefix = path.substr(path.rfind('/') + 1) + kCreatingInfix;
+    DIR* raw = ::opendir(dir.c_str());
+    if (raw == nullptr) return;
+    const std::unique_ptr<DIR, int (*)(DIR*)> d(raw, ::closedir);
+    std::vector<std::string> dead;
+    while (const dirent* e = ::readdir(d.get())) {
+        const std::string_view name(e->d_name);
+        if (!name.starts_with(prefix)) continue;
+        const std::string_view rest = name.substr(prefix.size());
+        pid_t pid = 0;
+        const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
+        if (ec != std::errc{} || pid <= 0 || pid == ::getpid()) continue;
+        if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
+        dead.emplace_back(name.substr(0, static_cast<std::size_t>(end - name.data())));
+    }
+    for (const auto& base : dead) remove_with_sidecars(dir + "/" + base);
 }
 
 }  // namespace
@@ -206,6 +234,7 @@ Result<Database> Database::open(const std::string& path, OpenMode mode) {
     }
     if (!exists) {
         if (auto r = make_private_dirs(dir_of(path)); !r) return r.error();
+        if (auto r = create_whole(path); !r) return r.error();
     }
 
     int flags = SQLITE_OPEN_NOMUTEX;
@@ -216,9 +245,51 @@ Result<Database> Database::open(const std::string& path, OpenMode mode) {
     db.conn_.reset(raw);
     if (rc != SQLITE_OK) return db.error(rc, "open");
     sqlite3_extended_result_codes(raw, 1);
-    if (!exists && ::chmod(path.c_str(), 0600) < 0) return Error::from_errno(errno, "chmod " + file);
     if (auto r = db.configure(mode); !r) return r.error();
     return db;
+}
+
+// A new database is built under a temporary name and renamed into place whole. Built in
+// place, a `vigil init` killed while SQLite turns the fresh file into a WAL database leaves
+// a hot rollback journal that read-only openers (query, status, verify) cannot roll back.
+// Under its final name a database is therefore always a whole, migrated, WAL-mode one.
+Result<void> Database::create_whole(const std::string& path) {
+    const std::string file = "database " + escape_bytes(path);
+    remove_dead_creations(path);
+    const std::string tmp = path + kCreatingInfix + std::to_string(::getpid());
+    remove_with_sidecars(tmp);
+    {
+        Database db;
+        db.path_ = path;  // errors name the file the user asked for
+        sqlite3* raw = nullptr;
+        const int rc = sqlite3_open_v2(tmp.c_str(), &raw,
+                                       SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+        db.conn_.reset(raw);
+        if (rc != SQLITE_OK) return db.error(rc, "create");
+        sqlite3_extended_result_codes(raw, 1);
+        if (::chmod(tmp.c_str(), 0600) < 0) return Error::from_errno(errno, "chmod " + file);
+        if (auto r = db.configure(OpenMode::Create); !r) {
+            db.conn_.reset();
+            remove_with_sidecars(tmp);
+            return r;
+        }
+    }  // closing the only connection checkpoints the WAL into the file and removes it
+    struct stat wal {};
+    if (::lstat((tmp + "-wal").c_str(), &wal) == 0 && wal.st_size > 0)
+        return Error::msg(file + ": SQLite left a write-ahead log behind while creating it; nothing was renamed");
+    {
+        const int raw = retry_eintr([&] { return ::open(tmp.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW); });
+        if (raw < 0) return Error::from_errno(errno, "open '" + escape_bytes(tmp) + "'");
+        const UniqueFd fd(raw);
+        if (::fsync(fd.get()) < 0) return Error::from_errno(errno, "fsync '" + escape_bytes(tmp) + "'");
+    }
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) < 0) {
+        const int err = errno;
+        remove_with_sidecars(tmp);
+        // Another init created it first: theirs is as whole as ours, open that one.
+        if (err != EEXIST) return Error::from_errno(err, "rename '" + escape_bytes(tmp) + "' into place");
+    }
+    return fsync_dir(dir_of(path));
 }
 
 Result<void> Database::exec(std::string_view sql, std::string_view what) {

@@ -86,6 +86,7 @@ public:
     Error error(int rc, std::string_view what) const;
 
 private:
+    static Result<void> create_whole(const std::string& path);
     Result<void> configure(OpenMode mode);
     Result<void> migrate();
     std::unique_ptr<sqlite3, SqliteClose> conn_;

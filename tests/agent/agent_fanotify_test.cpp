@@ -93,8 +93,12 @@ TEST_CASE("fanotify: reads of access-watched files are recorded, the agent's own
     CHECK(opens[0].at("severity") == "critical");
     CHECK(find(rows, "read", secret).size() == 1);
     CHECK(find(rows, "open", agent.root + "/existing").empty());
+    // The agent's own rows (start, stop, and under load overflow or rescan) name no file:
+    // its hashing and walking never show up as an access.
     for (const auto& r : rows) {
-        if (r.at("comm") == "vigild") CHECK((r.at("action") == "agent_start" || r.at("action") == "agent_stop"));
+        if (r.at("comm") != "vigild") continue;
+        INFO(r.at("action").value_or("") << " " << r.at("path").value_or("") << " " << r.at("detail").value_or(""));
+        CHECK_FALSE(r.at("path").has_value());
     }
 }
 

@@ -1,11 +1,14 @@
 // SIGKILL at many points of `vigil init` and `vigil update`: the database must open, pass
 // PRAGMA integrity_check, and hold the old baseline or the new one, whole and sealed —
-// never a mix — and a killed init must not keep the next one from running.
+// never a mix — and a killed init must not keep the next one from running. The database
+// is opened read-only here, as `vigil query` would: a killed creator must not leave a hot
+// rollback journal that only a writer could roll back.
 #include <catch2/catch.hpp>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <chrono>
+#include <filesystem>
 #include <sqlite3.h>
 #include <thread>
 
@@ -119,6 +122,9 @@ TEST_CASE("SIGKILL anywhere in vigil init leaves no baseline or a whole one, and
         INFO(again.err);
         const bool had_baseline = ::stat(db.c_str(), &st) == 0 && inspect(db).baselines == 1;
         if (!had_baseline) CHECK(again.exit_code == 0);
+        // A killed creator's half-built file is cleared away by the next one.
+        for (const auto& e : std::filesystem::directory_iterator(dir / ("state" + std::to_string(delay_ms))))
+            CHECK(e.path().filename().string().find(".creating.") == std::string::npos);
         auto verify = run_vigil({"verify", "--db", db, "--key-file", db + ".verification-key"});
         INFO(verify.out);
         CHECK(verify.exit_code == 0);
