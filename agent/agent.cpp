@@ -118,6 +118,10 @@ Result<void> Agent::start() {
                           {"version", VIGIL_VERSION},
                           {"audit", audit_state_}};
     enqueue(agent_event(Action::AgentStart, detail.dump()));
+    if (startup_rescan_) {
+        const std::scoped_lock pending(known_mu_);
+        rescan_pending_ = true;
+    }
     log_info("ready: watching " + std::to_string(source_->marks()) + " directories with " +
              std::string(source_->name()) + (source_->has_pidfd() ? " (pidfd attribution)" : "") + ", database " +
              escape_bytes(options_.db_path));
@@ -182,6 +186,14 @@ Result<void> Agent::open_database() {
     auto records = load_baseline(db.value());
     if (!records) return records.error();
     for (auto& r : records.value()) known_.emplace(std::move(r.path), r.sha256);
+    if (latest->has_value()) {
+        // What the record says since that baseline, so that the first rescan reports only
+        // what changed while no agent was watching.
+        auto replayed = replay_recorded_changes(db.value(), latest->value().created_ns, known_,
+                                                [this](const std::string& p) { return matcher_->rule_for(p).has_value(); });
+        if (!replayed) return replayed.error();
+        startup_rescan_ = true;
+    }
     // Every insert touches each index of events near its newest entries: a page cache
     // that holds those hot pages (64 MiB, against SQLite's default 2 MiB) keeps the
     // writer from re-reading them from the OS for every batch.
@@ -425,26 +437,7 @@ void Agent::on_event(RawEvent&& raw) {
             // Everything under a renamed directory moves with it.
             // Moved out of every tree: no longer known (a rescan would call it deleted).
             const bool stays = !raw.path.empty() && matcher_->rule_for(raw.path).has_value();
-            std::vector<std::pair<std::string, std::optional<Sha256Digest>>> moved;
-            if (auto self = known_.find(*e.old_path); self != known_.end()) {
-                if (stays) moved.emplace_back(raw.path, self->second);
-                known_.erase(self);
-            }
-            // Entries below it are contiguous from "old/" on; from "old" itself a sibling
-            // such as "old.bak" sorts in between and would end the range early.
-            const std::string below = *e.old_path + "/";
-            auto it = known_.lower_bound(below);
-            while (it != known_.end() && it->first.starts_with(below)) {
-                if (stays) moved.emplace_back(raw.path + it->first.substr(e.old_path->size()), it->second);
-                note_touched(it->first);
-                it = known_.erase(it);
-            }
-            for (auto& m : moved) {
-                note_touched(m.first);
-                known_[m.first] = m.second;
-            }
-            note_touched(*e.old_path);
-            if (!raw.path.empty()) note_touched(raw.path);
+            rename_known(known_, *e.old_path, raw.path, stays, [this](const std::string& p) { note_touched(p); });
         } else if (raw.action == Action::Create) {
             known_.emplace(raw.path, std::nullopt);
             note_touched(raw.path);
@@ -612,8 +605,8 @@ void Agent::on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&&
     enqueue(std::move(e));
 }
 
-void Agent::rescan() {
-    log_warning("events may have been lost: rescanning every rule against the last known state");
+void Agent::rescan(const char* reason) {
+    log_warning(std::string(reason) + ": rescanning every rule against the last known state");
     std::set<std::string> unrecorded;
     {
         // From here on, paths the event stream changes are newer than the walk: the
@@ -696,7 +689,9 @@ void Agent::rescan() {
     // full): what a rescan finds is the repair of a loss and must not be lost itself.
     Event summary = agent_event(
         Action::Rescan,
-        nlohmann::json{{"entries", entries}, {"created", created}, {"modified", modified}, {"deleted", deleted}}.dump());
+        nlohmann::json{
+            {"reason", reason}, {"entries", entries}, {"created", created}, {"modified", modified}, {"deleted", deleted}}
+            .dump());
     while (!events_.try_push(std::move(summary)))  // NOLINT(bugprone-use-after-move): moved only on success
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     // Each finding is queued under known_mu_, and only while known_ still holds what the
@@ -907,9 +902,12 @@ int Agent::run() {
             // changed before them the walk finds. Here, on the main thread, as marks must be.
             if (auto r = place_marks(*source_, *policy_); !r) log_warning("rescan: " + r.error().message());
             rescan_running_ = true;
-            rescanner = std::thread([this] {
+            const char* reason = std::exchange(startup_rescan_, false)
+                                     ? "agent start: looking for changes made while no agent was watching"
+                                     : "events may have been lost";
+            rescanner = std::thread([this, reason] {
                 lower_this_thread_priority("rescan", kBackgroundNice);
-                rescan();
+                rescan(reason);
                 ::malloc_trim(0);  // the walk's maps are gone: give their pages back
                 rescan_running_ = false;
             });

@@ -25,6 +25,7 @@
 #include "agent/bounded_queue.h"
 #include "agent/coalescer.h"
 #include "agent/event_judge.h"
+#include "agent/known_state.h"
 #include "agent/raw_event.h"
 #include "agent/sealer.h"
 #include "agent/watch_source.h"
@@ -89,7 +90,8 @@ private:
     void fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem);
     void reload_policy();
     void publish_status(const char* state);
-    void rescan();
+    // `reason` goes into the rescan row's detail: a restart, or events lost.
+    void rescan(const char* reason);
     // The audit source (agent_audit.cpp): started after the marks, drained by run()'s poll
     // loop, stopped (rules removed, daemon role given back) before agent_stop is written.
     void start_audit();
@@ -134,7 +136,7 @@ private:
     int test_only_stall_ms_ = 0;  // VIGIL_TEST_ONLY_STALL_MS: see run()
 
     std::mutex known_mu_;
-    std::map<std::string, std::optional<Sha256Digest>> known_;  // last known content per path
+    KnownState known_;  // last known content per path
     // While a rescan walks: the paths whose known_ entry events changed meanwhile. Their
     // rows are newer than the walk, so the rescan neither reports nor overwrites them
     // (a storm's later write must not be undone by a walk that read the file before it).
@@ -152,6 +154,10 @@ private:
     std::int64_t first_lost_ns_ = 0;  // when the first and the last of them were refused
     std::int64_t last_lost_ns_ = 0;
     bool rescan_pending_ = false;
+    // Set when the database already had a baseline: the first rescan, right after start,
+    // reports what changed while no agent was watching (known_ is the baseline plus the
+    // record's changes since, so what the record already says is not reported again).
+    bool startup_rescan_ = false;  // main thread
     std::atomic<bool> rescan_running_{false};
     bool reload_pending_ = false;  // SIGHUP seen; applied when no rescan runs
 };

@@ -19,6 +19,11 @@
 //     and wait for it, round-robin over NFILES files. Prints its pid, the count and wall
 //     seconds of the spawns and the CPU of itself + children; the children's pids go to
 //     PIDS_FILE.
+//
+//   workload storm ROOT NDIRS PERDIR
+//     The storm of issue 6 (bench/storm.sh, tests/agent/storm_test.cpp): mkdir ROOT/dNNN,
+//     create + write every file ("v1 i"), rewrite every file ("v2 d*i"), unlink every
+//     third: about 3.3 events per file, so 100 x 3000 is about a million.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -194,6 +199,32 @@ int short_mode(const std::string& root, int nprocs, int nfiles, const char* pids
     return failed == 0 ? 0 : 1;
 }
 
+void write_all(const std::string& path, const std::string& content) {
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) die("open " + path);
+    if (write(fd, content.data(), content.size()) != static_cast<ssize_t>(content.size())) die("write " + path);
+    if (close(fd) < 0) die("close " + path);
+}
+
+int storm_mode(const std::string& root, int ndirs, int perdir) {
+    auto name = [&](int d, int i) { return file_name(dir_name(root, d), 'f', i); };
+    const double t0 = now_s();
+    for (int d = 0; d < ndirs; ++d)
+        if (mkdir(dir_name(root, d).c_str(), 0755) < 0) die("mkdir " + dir_name(root, d));
+    for (int d = 0; d < ndirs; ++d)
+        for (int i = 0; i < perdir; ++i) write_all(name(d, i), "v1 " + std::to_string(i) + "\n");
+    for (int d = 0; d < ndirs; ++d)
+        for (int i = 0; i < perdir; ++i) write_all(name(d, i), "v2 " + std::to_string(d * i) + "\n");
+    long unlinked = 0;
+    for (int d = 0; d < ndirs; ++d)
+        for (int i = 0; i < perdir; i += 3, ++unlinked)
+            if (unlink(name(d, i).c_str()) < 0) die("unlink " + name(d, i));
+    const double t1 = now_s();
+    std::printf("pid=%d dirs=%d files=%ld unlinked=%ld wall_s=%.4f\n", getpid(), ndirs,
+                static_cast<long>(ndirs) * perdir, unlinked, t1 - t0);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -202,8 +233,10 @@ int main(int argc, char** argv) {
         return files_mode(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), argc == 6 ? argv[5] : nullptr);
     if (mode == "short" && (argc == 5 || argc == 6))
         return short_mode(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), argc == 6 ? argv[5] : nullptr);
+    if (mode == "storm" && argc == 5) return storm_mode(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
     std::fprintf(stderr,
                  "usage: workload files ROOT NFILES NDIRS [EXPECTED_TSV]\n"
+                 "       workload storm ROOT NDIRS PERDIR\n"
                  "       workload short ROOT NPROCS NFILES [PIDS_FILE]\n");
     return 2;
 }

@@ -361,3 +361,48 @@ TEST_CASE("a SIGHUP storm neither kills nor wedges the agent", "[kernel][agent][
         CHECK_FALSE(find(rows, "create", agent.root + "/during-" + std::to_string(n)).empty());
     }
 }
+
+TEST_CASE("an agent restarted after SIGKILL rescans and records what changed while it was down, and only that",
+          "[kernel][agent][reliability]") {
+    vigil::test::Agent agent("fanotify");
+    const std::string kept = agent.root + "/kept";
+    const std::string gone = agent.root + "/gone";
+    vigil::test::write_file(kept, "recorded while watched\n");
+    vigil::test::write_file(gone, "will be deleted while down\n");
+    REQUIRE(agent.wait_until([&](const vigil::test::Row& r) {
+        return r.at("action") == "modify" && r.at("path") == gone && r.at("sha256_after");
+    }));
+    REQUIRE(agent.wait_until([&](const vigil::test::Row& r) {
+        return r.at("action") == "modify" && r.at("path") == kept && r.at("sha256_after");
+    }));
+    agent.proc->signal(SIGKILL);
+    CHECK(agent.proc->wait() == 128 + SIGKILL);
+
+    // While no agent watches: a baseline file changed, one file made, one deleted.
+    vigil::test::write_file(agent.root + "/existing", "changed while down\n");
+    vigil::test::write_file(agent.root + "/new-while-down", "x\n");
+    REQUIRE(::unlink(gone.c_str()) == 0);
+    const std::size_t before_restart = vigil::test::read_events(agent.db).size();
+
+    agent.start();
+    REQUIRE(agent.wait_until([](const vigil::test::Row& r) {
+        return r.at("action") == "rescan" && r.at("detail").value_or("").find("agent start") != std::string::npos;
+    }));
+    const auto rows = agent.stop();
+    std::set<std::string> found;  // "action path" of the restart's scan findings
+    for (std::size_t i = before_restart; i < rows.size(); ++i) {
+        const auto& r = rows[i];
+        if (r.at("source") == "scan" && r.at("path")) found.insert(*r.at("action") + " " + *r.at("path"));
+    }
+    INFO(vigil::test::read_file(agent.root + "/existing"));
+    const std::set<std::string> expected{"modify " + agent.root + "/existing",
+                                         "create " + agent.root + "/new-while-down", "delete " + gone};
+    CHECK(found == expected);  // `kept` was recorded before the kill: not reported again
+    const auto rescan = std::find_if(rows.begin() + static_cast<std::ptrdiff_t>(before_restart), rows.end(),
+                                     [](const vigil::test::Row& r) { return r.at("action") == "rescan"; });
+    REQUIRE(rescan != rows.end());
+    const auto d = nlohmann::json::parse(rescan->at("detail").value());
+    CHECK(d.at("created") == 1);
+    CHECK(d.at("modified") == 1);
+    CHECK(d.at("deleted") == 1);
+}
