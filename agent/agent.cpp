@@ -2,8 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <linux/openat2.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -189,8 +189,9 @@ Result<void> Agent::open_database() {
     if (latest->has_value()) {
         // What the record says since that baseline, so that the first rescan reports only
         // what changed while no agent was watching.
-        auto replayed = replay_recorded_changes(db.value(), latest->value().created_ns, known_,
-                                                [this](const std::string& p) { return matcher_->rule_for(p).has_value(); });
+        auto replayed =
+            replay_recorded_changes(db.value(), latest->value().created_ns, known_,
+                                    [this](const std::string& p) { return matcher_->rule_for(p).has_value(); });
         if (!replayed) return replayed.error();
         startup_rescan_ = true;
     }
@@ -687,11 +688,12 @@ void Agent::rescan(const char* reason) {
     }
     // The rescanner may wait for room in the queue (the writer is behind, the disk is
     // full): what a rescan finds is the repair of a loss and must not be lost itself.
-    Event summary = agent_event(
-        Action::Rescan,
-        nlohmann::json{
-            {"reason", reason}, {"entries", entries}, {"created", created}, {"modified", modified}, {"deleted", deleted}}
-            .dump());
+    Event summary = agent_event(Action::Rescan, nlohmann::json{{"reason", reason},
+                                                               {"entries", entries},
+                                                               {"created", created},
+                                                               {"modified", modified},
+                                                               {"deleted", deleted}}
+                                                    .dump());
     while (!events_.try_push(std::move(summary)))  // NOLINT(bugprone-use-after-move): moved only on success
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     // Each finding is queued under known_mu_, and only while known_ still holds what the
@@ -707,14 +709,15 @@ void Agent::rescan(const char* reason) {
             for (const std::size_t stop = std::min(changes.size(), next + 256); next < stop; ++next) {
                 const Change& c = changes[next];
                 const auto it = known_.find(c.path);
-                const bool current = c.action == Action::Delete ? it == known_.end()
-                                                                : it != known_.end() && it->second == c.after;
+                const bool current =
+                    c.action == Action::Delete ? it == known_.end() : it != known_.end() && it->second == c.after;
                 if (!current) continue;
                 Event e = scan_event(c.action, c.path, matcher_->rule_for(c.path));
                 if (c.before) e.sha256_before = std::string(digest_bytes(*c.before));
                 if (c.after) e.sha256_after = std::string(digest_bytes(*c.after));
                 if (c.row_refused)
-                    e.detail = R"j({"reason":"the event's own row was refused by the full queue (see the overflow row)"})j";
+                    e.detail =
+                        R"j({"reason":"the event's own row was refused by the full queue (see the overflow row)"})j";
                 if (!events_.try_push(std::move(e))) {  // retried after a pause
                     full = true;
                     break;

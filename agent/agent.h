@@ -150,8 +150,8 @@ private:
     // Bounded by the tree: one entry per distinct path, whatever the storm.
     std::set<std::string> unrecorded_;
     void note_unrecorded(const Event& e);  // known_mu_ held
-    std::uint64_t lost_ = 0;          // events that did not fit in the queue since the last overflow row
-    std::int64_t first_lost_ns_ = 0;  // when the first and the last of them were refused
+    std::uint64_t lost_ = 0;               // events that did not fit in the queue since the last overflow row
+    std::int64_t first_lost_ns_ = 0;       // when the first and the last of them were refused
     std::int64_t last_lost_ns_ = 0;
     bool rescan_pending_ = false;
     // Set when the database already had a baseline: the first rescan, right after start,

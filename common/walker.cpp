@@ -361,8 +361,7 @@ private:
         progress_->entries.fetch_add(1, std::memory_order_relaxed);
 
         bool descend = task.descend;
-        if (descend && !is_root && rule.one_filesystem && st.st_dev == scope.root_dev &&
-            is_mount_root(fd->get(), "")) {
+        if (descend && !is_root && rule.one_filesystem && st.st_dev == scope.root_dev && is_mount_root(fd->get(), "")) {
             // A bind mount: the same filesystem, but what it shows lives elsewhere (outside
             // the tree, or the tree's own parent, a loop). Recorded, not entered.
             warn(escape_bytes(path) +

@@ -9,14 +9,15 @@
 
 #include <array>
 #include <charconv>
-#include <memory>
-#include <vector>
 #include <cstdlib>
 #include <ctime>
+#include <memory>
+#include <vector>
 
 #include "common/embedded_text.h"
 #include "common/escape.h"
 #include "common/sys.h"
+#include "common/walker.h"
 
 namespace vigil::db {
 namespace {
@@ -51,7 +52,7 @@ void remove_dead_creations(const std::string& path) {
         if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
         dead.emplace_back(name.substr(0, static_cast<std::size_t>(end - name.data())));
     }
-    for (const auto& base : dead) remove_with_sidecars(dir + "/" + base);
+    for (const auto& base : dead) remove_with_sidecars(join_path(dir, base));
 }
 
 }  // namespace

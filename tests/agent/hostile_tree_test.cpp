@@ -93,9 +93,9 @@ TEST_CASE("a bind mount inside a watched tree is recorded, not entered: nothing 
         const std::string loop = agent.root + "/loop";
         vigil::test::make_dirs(mnt);
         vigil::test::make_dirs(loop);
-        const BindMount foreign(outside, mnt);   // a directory from outside the tree
+        const BindMount foreign(outside, mnt);         // a directory from outside the tree
         const BindMount parent(agent.dir / "", loop);  // the tree's own parent: a loop
-        agent.start();  // the baseline is walked here
+        agent.start();                                 // the baseline is walked here
         CHECK_THAT(agent.proc->output(), Catch::Contains("a bind mount; recorded, not entered"));
 
         const auto paths = baseline_paths(agent.db);

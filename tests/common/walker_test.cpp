@@ -174,7 +174,7 @@ TEST_CASE("a bind mount loop is not entered, and walked once where the rule cros
     auto walk = [&](const std::string& extra) {
         return walk_policy(policy_for(R"({"rules":[{"path":")" + root + "\"" + extra + "}]}"), WalkOptions{2});
     };
-    const auto kept = walk("");                                  // one_filesystem: the default
+    const auto kept = walk("");  // one_filesystem: the default
     const auto crossed = walk(R"(,"one_filesystem":false)");
     ::umount2((root + "/sub/loop").c_str(), MNT_DETACH);
     for (const auto* result : {&kept, &crossed}) {
