@@ -2,14 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,16 +32,6 @@ namespace vigil::agent {
 namespace {
 
 std::int64_t ns_of(const timespec& ts) { return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec; }
-
-// openat2 beneath `root_fd` without crossing any symlink: a directory swapped for a link
-// while we mark the tree can never lead a mark outside it.
-int open_beneath(int root_fd, const std::string& relative) {
-    open_how how{};
-    how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    return static_cast<int>(
-        retry_eintr([&] { return ::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how); }));
-}
 
 // Checkpoints name the binary that sealed them, so a swapped agent is itself evident.
 std::string own_binary_sha256() {
@@ -282,10 +270,10 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
         const std::string rel = std::move(pending.back());
         pending.pop_back();
         const std::string path = rel.empty() ? root : join_path(root, rel);
-        const int raw_fd =
-            rel.empty() ? ::fcntl(root_fd->get(), F_DUPFD_CLOEXEC, 3) : open_beneath(root_fd->get(), rel);
-        if (raw_fd < 0) continue;  // vanished or replaced by a link meanwhile
-        UniqueFd fd(raw_fd);
+        // Never through a link: a directory swapped for one after its event stays unwatched.
+        auto opened = open_dir_beneath(root_fd->get(), rel, O_RDONLY);
+        if (!opened) continue;  // vanished or replaced by a link meanwhile
+        UniqueFd fd = std::move(opened.value());
         // A directory met twice (bind mounts with one_filesystem:false) keeps its first
         // name and is not walked again: a mount of the tree inside itself is a loop.
         struct stat dir_st {};

@@ -9,10 +9,8 @@
 #include "agent/inotify_source.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <poll.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,29 +85,9 @@ std::string parent_of(const std::string& path) {
 // lead the hasher elsewhere.
 Result<UniqueFd> open_dir_no_symlinks(const std::string& dir) {
     if (dir.empty() || dir.front() != '/') return Error::msg("not an absolute path: '" + escape_bytes(dir) + "'");
-    open_how how{};
-    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    const long fd = retry_eintr([&] { return ::syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &how, sizeof how); });
-    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
-    if (errno != ENOSYS) return Error::from_errno(errno, "open directory '" + escape_bytes(dir) + "'");
-    // Before Linux 5.6 (no openat2): one component at a time. O_NOFOLLOW | O_DIRECTORY makes
-    // a symlinked component fail with ENOTDIR instead of being followed.
     auto root = open_at(AT_FDCWD, "/", O_PATH | O_DIRECTORY, "/");
     if (!root) return root.error();
-    UniqueFd current = std::move(root.value());
-    std::size_t pos = 1;
-    while (pos < dir.size()) {
-        const std::size_t end = std::min(dir.find('/', pos), dir.size());
-        const std::string component = dir.substr(pos, end - pos);
-        pos = end + 1;
-        if (component.empty() || component == ".") continue;
-        if (component == "..") return Error::msg("'..' in '" + escape_bytes(dir) + "'");
-        auto next = open_at(current.get(), component.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW, escape_bytes(dir));
-        if (!next) return next.error();
-        current = std::move(next.value());
-    }
-    return current;
+    return open_dir_beneath(root->get(), std::string_view(dir).substr(1), O_PATH);
 }
 
 }  // namespace

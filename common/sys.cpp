@@ -1,8 +1,12 @@
 #include "common/sys.h"
 
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <system_error>
 
 #include "common/escape.h"
@@ -13,6 +17,38 @@ Result<UniqueFd> open_at(int dirfd, const char* name, int flags, std::string_vie
     const int fd = retry_eintr([&] { return ::openat(dirfd, name, flags | O_CLOEXEC, mode); });
     if (fd < 0) return Error::from_errno(errno, "open '" + std::string(what) + "'");
     return UniqueFd(fd);
+}
+
+Result<UniqueFd> open_dir_beneath(int dirfd, std::string_view relative, int flags, bool component_walk) {
+    std::string rel(relative);
+    while (rel.size() > 1 && rel.back() == '/') rel.pop_back();
+    if (rel.empty()) rel = ".";  // the directory itself, opened anew with `flags`
+    const std::string what = "directory '" + escape_bytes(rel) + "'";
+    flags |= O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    if (!component_walk) {
+        open_how how{};
+        how.flags = static_cast<std::uint64_t>(flags);
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        const long fd = retry_eintr([&] { return ::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how); });
+        if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+        if (errno != ENOSYS && errno != EPERM) return Error::from_errno(errno, "open " + what);
+    }
+    const int start = retry_eintr([&] { return ::fcntl(dirfd, F_DUPFD_CLOEXEC, 3); });
+    if (start < 0) return Error::from_errno(errno, "open " + what);
+    UniqueFd current(start);
+    std::size_t pos = 0;
+    while (pos <= rel.size()) {
+        const std::size_t end = std::min(rel.find('/', pos), rel.size());
+        const std::string component = rel.substr(pos, end - pos);
+        pos = end + 1;
+        if (component.empty() || component == ".") continue;
+        if (component == "..") return Error::from_errno(EXDEV, "open " + what + " ('..' leaves the tree)");
+        const bool last = end == rel.size();
+        auto next = open_at(current.get(), component.c_str(), last ? flags : (O_PATH | O_DIRECTORY | O_NOFOLLOW), what);
+        if (!next) return next.error();
+        current = std::move(next.value());
+    }
+    return current;
 }
 
 Result<void> make_private_dirs(const std::string& path) {

@@ -24,6 +24,14 @@ auto retry_eintr(F&& call) {
 // openat() relative to a directory fd; `what` names the object in the error ("/etc/shadow").
 Result<UniqueFd> open_at(int dirfd, const char* name, int flags, std::string_view what, mode_t mode = 0);
 
+// Opens the directory `relative` ("a/b/c", no "..") below `dirfd` without crossing a
+// symlink anywhere on the way: a directory swapped for a link must not lead out of the
+// tree. openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) where the kernel has it; before
+// Linux 5.6, or where a seccomp filter refuses openat2, one component at a time with
+// O_NOFOLLOW | O_DIRECTORY (`component_walk` forces that, for tests). `flags`: O_RDONLY
+// or O_PATH; O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC are added.
+Result<UniqueFd> open_dir_beneath(int dirfd, std::string_view relative, int flags, bool component_walk = false);
+
 // Creates every missing directory of `path` with 0700, like `mkdir -p -m 0700`.
 Result<void> make_private_dirs(const std::string& path);
 
