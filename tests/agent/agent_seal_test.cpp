@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <set>
 #include <thread>
 
 #include "common/db/sqlite.h"
@@ -101,6 +103,56 @@ TEST_CASE("SIGKILL in the middle of a burst leaves a chain that verifies, and th
     auto r = verify(agent);
     INFO(r.out);
     CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("vigild SIGKILLed at many points of a burst: the database opens, checks, verifies, and each restart goes on",
+          "[kernel][agent]") {
+    Agent agent("fanotify", "", false);
+    use_short_epochs(agent);
+    int round = 0;
+    for (const int delay_ms : {0, 20, 60, 150, 300, 600, 1000}) {
+        INFO("killed " << delay_ms << " ms into a burst (round " << round << ")");
+        agent.start();
+        std::thread burst([&] {
+            for (int i = 0; i < 1500; ++i)
+                vigil::test::write_file(agent.root + "/r" + std::to_string(round) + "-" + std::to_string(i), "k\n");
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        agent.proc->signal(SIGKILL);
+        CHECK(agent.proc->wait() == 128 + SIGKILL);
+        burst.join();
+        {
+            auto db = vigil::db::Database::open(agent.db, vigil::db::OpenMode::ReadOnly);
+            REQUIRE(db);
+            auto check = db->prepare("PRAGMA integrity_check");
+            REQUIRE(check);
+            REQUIRE(check->step().value());
+            CHECK(check->col_blob(0) == "ok");
+        }
+        auto r = verify(agent);
+        INFO(r.out << r.err);
+        CHECK(r.exit_code == 0);
+        ++round;
+    }
+    // The last restart records its start and, by its rescan, every file the kills cut off.
+    agent.start();
+    REQUIRE(agent.wait_until(
+        [](const vigil::test::Row& r) {
+            return r.at("action") == "rescan" && r.at("detail").value_or("").find("agent start") != std::string::npos;
+        },
+        60));
+    const auto rows = agent.stop();
+    std::set<std::string> seen;
+    for (const auto& r : rows)
+        if (r.at("path") && (r.at("action") == "create" || r.at("action") == "modify")) seen.insert(*r.at("path"));
+    int missing = 0;
+    for (int k = 0; k < round; ++k)
+        for (int i = 0; i < 1500; ++i)
+            missing += seen.count(agent.root + "/r" + std::to_string(k) + "-" + std::to_string(i)) ? 0 : 1;
+    CHECK(missing == 0);
+    auto last = verify(agent);
+    INFO(last.out);
+    CHECK(last.exit_code == 0);
 }
 
 TEST_CASE("a key file restored from an older copy is an alarm that verify reports", "[kernel][agent]") {
