@@ -38,8 +38,8 @@ void append_int(std::string& out, std::int64_t v) {
 std::size_t json_room(const EventView& e) {
     constexpr std::size_t kFixed = 1024;
     std::size_t n = kFixed + kEscapedMaxPerByte * (e.action.size() + e.source.size());
-    for (const auto* f : {&e.path, &e.old_path, &e.user, &e.login_user, &e.exe, &e.comm, &e.cmdline, &e.label,
-                          &e.severity})
+    for (const auto* f :
+         {&e.path, &e.old_path, &e.user, &e.login_user, &e.exe, &e.comm, &e.cmdline, &e.label, &e.severity})
         if (*f) n += kEscapedMaxPerByte * (*f)->size();
     for (const auto* f : {&e.sha256_before, &e.sha256_after})
         if (*f) n += 2 * (*f)->size();

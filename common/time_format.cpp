@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 
 namespace vigil {
@@ -72,8 +71,7 @@ char* write_rfc3339_ns(char* p, std::int64_t ns) {
     if (year < 0 || year > 9999) {
         const std::string s = format_rfc3339_ns(ns);
         const std::size_t n = std::min(s.size(), kRfc3339MaxLen);
-        std::memcpy(p, s.data(), n);
-        return p + n;
+        return std::copy_n(s.data(), n, p);
     }
     p = write_digits(p, static_cast<std::uint64_t>(year), 4);
     *p++ = '-';
