@@ -99,8 +99,25 @@ char* write_escaped_impl(char* p, std::string_view raw) {
     return p;
 }
 
+// The length of the prefix of `raw` that escaping leaves as it is.
+template <bool Json>
+std::size_t plain_prefix(std::string_view raw) {
+    std::size_t i = 0;
+    for (; i < raw.size(); ++i) {
+        const auto b = static_cast<unsigned char>(raw[i]);
+        if (b < 0x20 || b >= 0x7f || b == '\\' || (Json && b == '"')) break;
+    }
+    return i;
+}
+
+// Most names need no escape: they are appended as they are, without sizing the
+// output for the worst case first.
 template <bool Json>
 void append_escaped_impl(std::string& out, std::string_view raw) {
+    const std::size_t plain = plain_prefix<Json>(raw);
+    out.append(raw.data(), plain);
+    if (plain == raw.size()) return;
+    raw.remove_prefix(plain);
     const std::size_t old = out.size();
     out.resize(old + kEscapedMaxPerByte * raw.size());
     char* end = write_escaped_impl<Json>(out.data() + old, raw);
