@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace vigil {
 namespace {
@@ -44,35 +45,35 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i, std::uint32_t& cp) 
 
 // One pass for both outputs: `Json` writes each backslash of the escaped text as two
 // and a quote as \", which is what a JSON encoder makes of escape_bytes()'s result (that
-// result holds no control bytes, so nothing else needs JSON escaping).
+// result holds no control bytes, so nothing else needs JSON escaping). Writes through a
+// pointer with room for kEscapedMaxPerByte bytes per input byte: no capacity check per
+// byte, which a million-row query otherwise pays on every one.
 template <bool Json>
-void append_escaped_impl(std::string& out, std::string_view raw) {
-    const std::string_view slash = Json ? "\\\\" : "\\";  // one backslash of the escaped text
+char* write_escaped_impl(char* p, std::string_view raw) {
+    auto slash = [&p] {  // one backslash of the escaped text
+        *p++ = '\\';
+        if (Json) *p++ = '\\';
+    };
     auto byte_escape = [&](unsigned char b) {
-        out += slash;
-        out += 'x';
-        out += kHex[b >> 4U];
-        out += kHex[b & 0xfU];
+        slash();
+        *p++ = 'x';
+        *p++ = kHex[b >> 4U];
+        *p++ = kHex[b & 0xfU];
     };
     const std::size_t n = raw.size();
     for (std::size_t i = 0; i < n;) {
-        // Most paths are plain ASCII: copy runs of it in one append.
-        std::size_t run = i;
-        while (run < n) {
-            const auto c = static_cast<unsigned char>(raw[run]);
-            if (c < 0x20 || c >= 0x7f || c == '\\' || (Json && c == '"')) break;
-            ++run;
-        }
-        out.append(raw.data() + i, run - i);
-        i = run;
-        if (i == n) break;
         const auto b = static_cast<unsigned char>(raw[i]);
-        if (b == '\\') {
-            out += slash;
-            out += slash;
+        // Most paths are plain ASCII.
+        if (b >= 0x20 && b < 0x7f && b != '\\' && (!Json || b != '"')) {
+            *p++ = static_cast<char>(b);
+            ++i;
+        } else if (b == '\\') {
+            slash();
+            slash();
             ++i;
         } else if (b == '"') {
-            out += "\\\"";
+            *p++ = '\\';
+            *p++ = '"';
             ++i;
         } else if (b < 0x80) {  // control bytes and DEL
             byte_escape(b);
@@ -84,16 +85,43 @@ void append_escaped_impl(std::string& out, std::string_view raw) {
                 byte_escape(b);
                 ++i;
             } else if (is_deceptive(cp)) {
-                out += slash;
-                out += 'u';
-                for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xfU];
+                slash();
+                *p++ = 'u';
+                for (int shift = 12; shift >= 0; shift -= 4) *p++ = kHex[(cp >> shift) & 0xfU];
                 i += len;
             } else {
-                out.append(raw.substr(i, len));
+                std::memcpy(p, raw.data() + i, len);
+                p += len;
                 i += len;
             }
         }
     }
+    return p;
+}
+
+// The length of the prefix of `raw` that escaping leaves as it is.
+template <bool Json>
+std::size_t plain_prefix(std::string_view raw) {
+    std::size_t i = 0;
+    for (; i < raw.size(); ++i) {
+        const auto b = static_cast<unsigned char>(raw[i]);
+        if (b < 0x20 || b >= 0x7f || b == '\\' || (Json && b == '"')) break;
+    }
+    return i;
+}
+
+// Most names need no escape: they are appended as they are, without sizing the
+// output for the worst case first.
+template <bool Json>
+void append_escaped_impl(std::string& out, std::string_view raw) {
+    const std::size_t plain = plain_prefix<Json>(raw);
+    out.append(raw.data(), plain);
+    if (plain == raw.size()) return;
+    raw.remove_prefix(plain);
+    const std::size_t old = out.size();
+    out.resize(old + kEscapedMaxPerByte * raw.size());
+    char* end = write_escaped_impl<Json>(out.data() + old, raw);
+    out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 }  // namespace
@@ -116,12 +144,23 @@ std::string to_hex(std::string_view bytes) {
     return out;
 }
 
+char* write_escaped(char* p, std::string_view raw) { return write_escaped_impl<false>(p, raw); }
+
+char* write_json_escaped(char* p, std::string_view raw) { return write_escaped_impl<true>(p, raw); }
+
 void append_hex(std::string& out, std::string_view bytes) {
+    const std::size_t old = out.size();
+    out.resize(old + 2 * bytes.size());
+    write_hex(out.data() + old, bytes);
+}
+
+char* write_hex(char* p, std::string_view bytes) {
     for (const char c : bytes) {
         const auto b = static_cast<unsigned char>(c);
-        out += kHex[b >> 4U];
-        out += kHex[b & 0xfU];
+        *p++ = kHex[b >> 4U];
+        *p++ = kHex[b & 0xfU];
     }
+    return p;
 }
 
 }  // namespace vigil

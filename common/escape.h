@@ -8,6 +8,7 @@
 // The result is valid UTF-8, so it can go into JSON unchanged.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -23,5 +24,13 @@ void append_json_escaped(std::string& out, std::string_view raw);
 // Lowercase hex of arbitrary bytes.
 std::string to_hex(std::string_view bytes);
 void append_hex(std::string& out, std::string_view bytes);
+
+// The same, written at `p` for writers that size a whole row once (common/event_format.cpp);
+// each returns the end of what it wrote. Room needed: kEscapedMaxPerByte bytes per input
+// byte for the escapes (an invalid byte as JSON: \\xNN), 2 per byte for hex.
+inline constexpr std::size_t kEscapedMaxPerByte = 5;
+char* write_escaped(char* p, std::string_view raw);       // escape_bytes(raw)
+char* write_json_escaped(char* p, std::string_view raw);  // as append_json_escaped
+char* write_hex(char* p, std::string_view bytes);
 
 }  // namespace vigil

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
+#include <memory>
 #include <vector>
 
 #include "common/escape.h"
@@ -30,88 +32,145 @@ void append_int(std::string& out, std::int64_t v) {
     out.append(buf, r.ptr);
 }
 
-// One JSON object, written field by field as nlohmann's dump() would: compact, or (pretty)
-// as an element of an array dumped with indent 2.
+// Room for one event's JSON up to its detail: the 23 keys, the punctuation (pretty: 10
+// bytes a field), 7 numbers of at most 20 digits, the time, the literals; then what the
+// byte strings can grow to.
+std::size_t json_room(const EventView& e) {
+    constexpr std::size_t kFixed = 1024;
+    std::size_t n = kFixed + kEscapedMaxPerByte * (e.action.size() + e.source.size());
+    for (const auto* f :
+         {&e.path, &e.old_path, &e.user, &e.login_user, &e.exe, &e.comm, &e.cmdline, &e.label, &e.severity})
+        if (*f) n += kEscapedMaxPerByte * (*f)->size();
+    for (const auto* f : {&e.sha256_before, &e.sha256_after})
+        if (*f) n += 2 * (*f)->size();
+    return n;
+}
+
+// One JSON object, written field by field as nlohmann's dump() would: compact, or (Pretty)
+// as an element of an array dumped with indent 2. Every field but `detail` goes through a
+// pointer into a buffer of json_room() bytes (no capacity check per byte); the detail,
+// rare and of any length, is appended to the output string (finish()).
+template <bool Pretty>
 class JsonObject {
 public:
-    JsonObject(std::string& out, bool pretty) : out_(out), pretty_(pretty) {}
+    explicit JsonObject(char* p) : p_(p) {}
 
     void text(std::string_view key, const std::optional<std::string_view>& v) {
         name(key);
         if (!v) {
-            out_ += "null";
+            null();
             return;
         }
-        out_ += '"';
-        append_json_escaped(out_, *v);
-        out_ += '"';
+        *p_++ = '"';
+        p_ = write_json_escaped(p_, *v);
+        *p_++ = '"';
     }
     void number(std::string_view key, const std::optional<std::int64_t>& v) {
         name(key);
-        if (v) {
-            append_int(out_, *v);
-        } else {
-            out_ += "null";
+        if (!v) {
+            null();
+            return;
         }
+        p_ = std::to_chars(p_, p_ + 24, *v).ptr;
     }
     void hex(std::string_view key, const std::optional<std::string_view>& v) {
         name(key);
         if (!v) {
-            out_ += "null";
+            null();
             return;
         }
-        out_ += '"';
-        append_hex(out_, *v);
-        out_ += '"';
+        *p_++ = '"';
+        p_ = write_hex(p_, *v);
+        *p_++ = '"';
     }
     void time(std::string_view key, std::int64_t ns) {
         name(key);
-        out_ += '"';
-        append_rfc3339_ns(out_, ns);
-        out_ += '"';
+        *p_++ = '"';
+        p_ = write_rfc3339_ns(p_, ns);
+        *p_++ = '"';
     }
     void boolean(std::string_view key, bool v) {
         name(key);
-        out_ += v ? "true" : "false";
+        if (v) {
+            literal("true");
+        } else {
+            literal("false");
+        }
     }
-    void detail(std::string_view key, const std::optional<std::string_view>& v) {
-        name(key);
+    // The last field: its key goes to the buffer, the value and the closing brace to `out`.
+    void detail_key(std::string_view key) { name(key); }
+    char* end() const { return p_; }
+
+    static void detail_value(std::string& out, const std::optional<std::string_view>& v) {
         if (!v) {
-            out_ += "null";
-            return;
+            out += "null";
+        } else if (!Pretty) {
+            out += parsed_detail(*v).dump();
+        } else {
+            // Nested at depth 2 of the array: every line of its own dump indented by 4 more.
+            for (const char c : parsed_detail(*v).dump(2)) {
+                out += c;
+                if (c == '\n') out += "    ";
+            }
         }
-        const auto j = parsed_detail(*v);
-        if (!pretty_) {
-            out_ += j.dump();
-            return;
-        }
-        // Nested at depth 2 of the array: every line of its own dump indented by 4 more.
-        for (const char c : j.dump(2)) {
-            out_ += c;
-            if (c == '\n') out_ += "    ";
-        }
+        out += Pretty ? "\n  }" : "}";
     }
-    void close() { out_ += pretty_ ? "\n  }" : "}"; }
 
 private:
+    template <std::size_t N>
+    void literal(const char (&s)[N]) {
+        std::memcpy(p_, s, N - 1);
+        p_ += N - 1;
+    }
+    void null() { literal("null"); }
     void name(std::string_view key) {
-        if (pretty_) {
-            out_ += first_ ? "{\n    \"" : ",\n    \"";
+        if (Pretty) {
+            if (first_) {
+                literal("{\n    \"");
+            } else {
+                literal(",\n    \"");
+            }
         } else {
-            out_ += first_ ? "{\"" : ",\"";
+            if (first_) {
+                literal("{\"");
+            } else {
+                literal(",\"");
+            }
         }
         first_ = false;
-        out_ += key;
-        out_ += pretty_ ? "\": " : "\":";
+        std::memcpy(p_, key.data(), key.size());
+        p_ += key.size();
+        if (Pretty) {
+            literal("\": ");
+        } else {
+            literal("\":");
+        }
     }
 
-    std::string& out_;
-    bool pretty_;
+    char* p_;
     bool first_ = true;
 };
 
-void append_event_json(std::string& out, const EventView& e, bool pretty) {
-    JsonObject j(out, pretty);
+// Grows only: the bytes of one row before they are appended to the output.
+class RowBuffer {
+public:
+    char* room(std::size_t n) {
+        if (n > size_) {
+            data_ = std::make_unique_for_overwrite<char[]>(n);
+            size_ = n;
+        }
+        return data_.get();
+    }
+
+private:
+    std::unique_ptr<char[]> data_;
+    std::size_t size_ = 0;
+};
+
+template <bool Pretty>
+void append_event_json(std::string& out, RowBuffer& buf, const EventView& e) {
+    char* const start = buf.room(json_room(e));
+    JsonObject<Pretty> j(start);
     j.number("id", e.id);
     j.time("time", e.time_ns);
     j.text("action", e.action);
@@ -134,29 +193,34 @@ void append_event_json(std::string& out, const EventView& e, bool pretty) {
     j.hex("sha256_after", e.sha256_after);
     j.boolean("unexpected", e.unexpected);
     j.text("source", e.source);
-    j.detail("detail", e.detail);
-    j.close();
+    j.detail_key("detail");
+    out.append(start, j.end());
+    JsonObject<Pretty>::detail_value(out, e.detail);
 }
 
 class JsonlWriter final : public EventWriter {
 public:
     void row(std::string& out, const EventView& e) override {
-        append_event_json(out, e, false);
+        append_event_json<false>(out, buf_, e);
         out += '\n';
     }
     void finish(std::string&) override {}
+
+private:
+    RowBuffer buf_;
 };
 
 class JsonArrayWriter final : public EventWriter {
 public:
     void row(std::string& out, const EventView& e) override {
         out += rows_++ == 0 ? "[\n  " : ",\n  ";
-        append_event_json(out, e, true);
+        append_event_json<true>(out, buf_, e);
     }
     void finish(std::string& out) override { out += rows_ == 0 ? "[]\n" : "\n]\n"; }
 
 private:
     std::size_t rows_ = 0;
+    RowBuffer buf_;
 };
 
 // RFC 4180: the same values as the JSON, text unquoted unless it holds a separator.

@@ -300,28 +300,36 @@ Result<Prepared> prepare_query(db::Database& db, const EventFilter& f, bool expl
     return p;
 }
 
-// A subtree: every key, sorted here, then each row by id (see subtree_sql()).
-Result<void> for_each_subtree_event(Prepared& p, const EventFilter& f, const EventSink& sink) {
-    std::vector<std::pair<std::int64_t, std::int64_t>> keys;  // (time_ns, id)
-    for (;;) {
-        auto row = p.query.step();
-        if (!row) return row.error();
-        if (!row.value()) break;
-        keys.emplace_back(p.query.col_int(0), p.query.col_int(1));
-    }
-    if (f.oldest_first) {
-        std::sort(keys.begin(), keys.end());
+using SubtreeKey = std::pair<std::int64_t, std::int64_t>;  // (time_ns, id)
+
+// Reads the rows of `keys` in output order (`first`: which of two keys comes out first)
+// until the limit. With a limit only the first few are wanted, so a heap hands them out
+// one by one (linear to build) instead of sorting every key of the subtree.
+template <class First>
+Result<void> subtree_rows(std::vector<SubtreeKey>& keys, First first, db::Stmt& rows, const EventFilter& f,
+                          const EventSink& sink) {
+    auto after = [&](const SubtreeKey& a, const SubtreeKey& b) { return first(b, a); };  // the heap's "less"
+    auto heap_end = keys.end();
+    std::size_t next = 0;
+    if (f.limit) {
+        std::make_heap(keys.begin(), keys.end(), after);
     } else {
-        std::sort(keys.begin(), keys.end(), std::greater<>());
+        std::sort(keys.begin(), keys.end(), first);
     }
-    db::Stmt& rows = *p.rows;
+    auto next_key = [&]() -> std::optional<SubtreeKey> {
+        if (!f.limit) return next < keys.size() ? std::optional<SubtreeKey>(keys[next++]) : std::nullopt;
+        if (heap_end == keys.begin()) return std::nullopt;
+        std::pop_heap(keys.begin(), heap_end, after);
+        --heap_end;
+        return *heap_end;
+    };
     auto id_index = rows.parameter_index(":id");
     if (!id_index) return id_index.error();
     std::int64_t shown = 0;
-    for (const auto& key : keys) {
+    while (const auto key = next_key()) {
         if (f.limit && shown >= *f.limit) break;
         rows.rewind();
-        VIGIL_TRY(rows.bind_int_at(id_index.value(), key.second));
+        VIGIL_TRY(rows.bind_int_at(id_index.value(), key->second));
         auto row = rows.step();
         if (!row) return row.error();
         if (!row.value()) continue;  // another condition ruled it out
@@ -329,6 +337,19 @@ Result<void> for_each_subtree_event(Prepared& p, const EventFilter& f, const Eve
         if (!sink(event_row(rows))) break;
     }
     return {};
+}
+
+// A subtree: every key, then each row by id in order (see subtree_sql()).
+Result<void> for_each_subtree_event(Prepared& p, const EventFilter& f, const EventSink& sink) {
+    std::vector<SubtreeKey> keys;
+    for (;;) {
+        auto row = p.query.step();
+        if (!row) return row.error();
+        if (!row.value()) break;
+        keys.emplace_back(p.query.col_int(0), p.query.col_int(1));
+    }
+    if (f.oldest_first) return subtree_rows(keys, std::less<>(), *p.rows, f, sink);
+    return subtree_rows(keys, std::greater<>(), *p.rows, f, sink);
 }
 
 }  // namespace

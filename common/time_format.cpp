@@ -1,5 +1,6 @@
 #include "common/time_format.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -39,18 +40,17 @@ void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) 
     y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
 }
 
-void append_digits(std::string& out, std::uint64_t v, int width) {
-    char buf[20];
+char* write_digits(char* p, std::uint64_t v, int width) {
     for (int i = width - 1; i >= 0; --i) {
-        buf[i] = static_cast<char>('0' + v % 10);
+        p[i] = static_cast<char>('0' + v % 10);
         v /= 10;
     }
-    out.append(buf, static_cast<std::size_t>(width));
+    return p + width;
 }
 
 }  // namespace
 
-void append_rfc3339_ns(std::string& out, std::int64_t ns) {
+char* write_rfc3339_ns(char* p, std::int64_t ns) {
     std::int64_t secs = ns / 1'000'000'000;
     std::int64_t frac = ns % 1'000'000'000;
     if (frac < 0) {
@@ -69,23 +69,30 @@ void append_rfc3339_ns(std::string& out, std::int64_t ns) {
     civil_from_days(days, year, month, day);
     // Years that do not print as four digits take the general (and slow) path.
     if (year < 0 || year > 9999) {
-        out += format_rfc3339_ns(ns);
-        return;
+        const std::string s = format_rfc3339_ns(ns);
+        const std::size_t n = std::min(s.size(), kRfc3339MaxLen);
+        return std::copy_n(s.data(), n, p);
     }
-    append_digits(out, static_cast<std::uint64_t>(year), 4);
-    out += '-';
-    append_digits(out, month, 2);
-    out += '-';
-    append_digits(out, day, 2);
-    out += 'T';
-    append_digits(out, static_cast<std::uint64_t>(rem / 3600), 2);
-    out += ':';
-    append_digits(out, static_cast<std::uint64_t>(rem / 60 % 60), 2);
-    out += ':';
-    append_digits(out, static_cast<std::uint64_t>(rem % 60), 2);
-    out += '.';
-    append_digits(out, static_cast<std::uint64_t>(frac), 9);
-    out += 'Z';
+    p = write_digits(p, static_cast<std::uint64_t>(year), 4);
+    *p++ = '-';
+    p = write_digits(p, month, 2);
+    *p++ = '-';
+    p = write_digits(p, day, 2);
+    *p++ = 'T';
+    p = write_digits(p, static_cast<std::uint64_t>(rem / 3600), 2);
+    *p++ = ':';
+    p = write_digits(p, static_cast<std::uint64_t>(rem / 60 % 60), 2);
+    *p++ = ':';
+    p = write_digits(p, static_cast<std::uint64_t>(rem % 60), 2);
+    *p++ = '.';
+    p = write_digits(p, static_cast<std::uint64_t>(frac), 9);
+    *p++ = 'Z';
+    return p;
+}
+
+void append_rfc3339_ns(std::string& out, std::int64_t ns) {
+    char buf[kRfc3339MaxLen];
+    out.append(buf, write_rfc3339_ns(buf, ns));
 }
 
 }  // namespace vigil

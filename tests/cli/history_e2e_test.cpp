@@ -75,3 +75,39 @@ TEST_CASE("history follows a file back through its renames", "[e2e][history]") {
     CHECK(vigil::test::run_vigil({"history", "--db", db}).exit_code == 16);
     CHECK(vigil::test::run_vigil({"history", "relative", "--db", db}).exit_code == 16);
 }
+
+TEST_CASE("history interleaves the events of every name by time, then id", "[e2e][history]") {
+    // Each name's rows come out of SQLite in order and are merged run by run: the old name's
+    // events fall between the current name's earlier ones, equal times go by id.
+    vigil::test::TempDir dir;
+    const std::string db = dir / "vigil.db";
+    const std::string a = "/srv/a.csv";
+    const std::string b = "/srv/b.csv";
+    {
+        auto d = vigil::db::Database::open(db, vigil::db::OpenMode::Create);
+        REQUIRE(d);
+        REQUIRE(vigil::append_event(d.value(), ev(16, vigil::Action::Attrib, b)));     // id 1
+        REQUIRE(vigil::append_event(d.value(), ev(10, vigil::Action::Modify, a)));     // id 2
+        REQUIRE(vigil::append_event(d.value(), ev(12, vigil::Action::Create, b)));     // id 3
+        REQUIRE(vigil::append_event(d.value(), ev(14, vigil::Action::Modify, a)));     // id 4
+        REQUIRE(vigil::append_event(d.value(), ev(16, vigil::Action::Read, a)));       // id 5
+        REQUIRE(vigil::append_event(d.value(), ev(16, vigil::Action::Delete, b)));     // id 6
+        REQUIRE(vigil::append_event(d.value(), ev(20, vigil::Action::Rename, b, a)));  // id 7
+        REQUIRE(vigil::append_event(d.value(), ev(30, vigil::Action::Modify, b)));     // id 8
+        REQUIRE(vigil::append_event(d.value(), ev(31, vigil::Action::Modify, a)));     // id 9: a new file a
+    }
+    for (const char* format : {"jsonl", "json"}) {
+        auto r = vigil::test::run_vigil({"history", b, "--db", db, "--format", format});
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        std::vector<std::int64_t> ids;
+        if (std::string_view(format) == "json") {
+            for (const auto& e : json::parse(r.out)) ids.push_back(e.at("id"));
+        } else {
+            std::size_t at = 0;
+            for (std::size_t nl; (nl = r.out.find('\n', at)) != std::string::npos; at = nl + 1)
+                ids.push_back(json::parse(r.out.substr(at, nl - at)).at("id"));
+        }
+        CHECK(ids == std::vector<std::int64_t>{2, 3, 4, 1, 5, 6, 7, 8});
+    }
+}
