@@ -16,7 +16,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sqlite3.h>
 #include <sstream>
@@ -405,4 +409,136 @@ TEST_CASE("an agent restarted after SIGKILL rescans and records what changed whi
     CHECK(d.at("created") == 1);
     CHECK(d.at("modified") == 1);
     CHECK(d.at("deleted") == 1);
+}
+
+namespace {
+
+// Waits until the agent has caught up: no rescan pending or running, both queues empty,
+// and events_written unchanged over three status updates.
+void wait_caught_up(const Agent& agent) {
+    std::uint64_t last = UINT64_MAX;
+    for (int quiet = 0, rounds = 0; quiet < 3; ++rounds) {
+        REQUIRE(rounds < 300);
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        auto r = vigil::test::run_vigil({"status", "--db", agent.db, "--format", "json"});
+        REQUIRE(r.exit_code == 0);
+        const auto a = nlohmann::json::parse(r.out)["agent"];
+        if (!a.is_object()) continue;
+        const bool idle = !a.value("rescan_running", true) && !a.value("rescan_pending", true) &&
+                          a.value("queue_depth", 1) == 0 && a.value("hash_queue_depth", 1) == 0 &&
+                          a.value("lost_unrecorded", 1) == 0;
+        const auto written = a.value("events_written", std::uint64_t{0});
+        quiet = idle && written == last ? quiet + 1 : 0;
+        last = written;
+    }
+}
+
+// The record replayed in order: path -> last known content (nullopt: a directory, or not
+// hashed). A rename moves the path and everything below it.
+std::map<std::string, std::optional<std::string>> replay(const std::vector<Row>& rows, const std::string& under) {
+    std::map<std::string, std::optional<std::string>> state;
+    for (const auto& r : rows) {
+        const std::string action = r.at("action").value_or("");
+        if (!r.at("path")) continue;
+        const std::string& p = *r.at("path");
+        if (action == "delete") {
+            state.erase(p);
+        } else if (action == "rename" && r.at("old_path")) {
+            const std::string from = *r.at("old_path");
+            std::vector<std::pair<std::string, std::optional<std::string>>> moved;
+            for (auto it = state.begin(); it != state.end();) {
+                if (it->first == from || it->first.rfind(from + "/", 0) == 0) {
+                    moved.emplace_back(p + it->first.substr(from.size()), it->second);
+                    it = state.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+            for (auto& [path, digest] : moved) state[path] = digest;
+            if (r.at("sha256_after")) state[p] = r.at("sha256_after");
+        } else if (action == "create" || action == "modify" || action == "attrib") {
+            auto& h = state[p];
+            if (r.at("sha256_after")) h = r.at("sha256_after");
+        }
+    }
+    for (auto it = state.begin(); it != state.end();)
+        it = it->first.rfind(under + "/", 0) == 0 ? std::next(it) : state.erase(it);
+    return state;
+}
+
+// What is on disk below `dir`: every entry, regular files with their content's SHA-256.
+void on_disk(const std::string& dir, std::map<std::string, std::optional<std::string>>& out) {
+    const std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), &::closedir);
+    REQUIRE(d);
+    while (const dirent* e = ::readdir(d.get())) {
+        const std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        const std::string path = dir + "/" + name;
+        struct stat st {};
+        REQUIRE(::lstat(path.c_str(), &st) == 0);
+        if (S_ISDIR(st.st_mode)) {
+            out[path] = std::nullopt;
+            on_disk(path, out);
+        } else {
+            const auto digest = vigil::sha256_bytes(vigil::test::read_file(path));
+            out[path] = std::string(vigil::digest_bytes(digest.value()));
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a rename storm of files and directories ends with the record matching the disk",
+          "[kernel][agent][reliability]") {
+    for (const char* watcher : {"fanotify", "inotify"}) {
+        INFO(watcher);
+        Agent agent(watcher);
+        const std::string storm = agent.root + "/storm";
+        constexpr int kDirs = 20;
+        constexpr int kFiles = 150;
+        vigil::test::make_dirs(storm);
+        auto dir = [&](int d, int round) { return storm + "/d" + std::to_string(d) + "-" + std::to_string(round); };
+        for (int d = 0; d < kDirs; ++d) {
+            vigil::test::make_dirs(dir(d, 0));
+            for (int i = 0; i < kFiles; ++i)
+                vigil::test::write_file(dir(d, 0) + "/f" + std::to_string(i) + "-0",
+                                        "file " + std::to_string(i) + "\n");
+        }
+        // Five rounds: every file renamed within its directory, then every directory
+        // renamed (its files move with it), one file of each directory rewritten.
+        for (int round = 1; round <= 5; ++round) {
+            for (int d = 0; d < kDirs; ++d) {
+                for (int i = 0; i < kFiles; ++i) {
+                    const std::string base = dir(d, round - 1) + "/f" + std::to_string(i) + "-";
+                    REQUIRE(::rename((base + std::to_string(round - 1)).c_str(),
+                                     (base + std::to_string(round)).c_str()) == 0);
+                }
+                REQUIRE(::rename(dir(d, round - 1).c_str(), dir(d, round).c_str()) == 0);
+                vigil::test::write_file(dir(d, round) + "/f0-" + std::to_string(round),
+                                        "round " + std::to_string(round));
+            }
+        }
+        vigil::test::write_file(agent.root + "/marker", "done\n");
+        REQUIRE(agent.wait_for("modify", agent.root + "/marker", 120));
+        wait_caught_up(agent);
+        const auto rows = agent.stop();
+        const auto recorded = replay(rows, storm);
+        std::map<std::string, std::optional<std::string>> disk;
+        on_disk(storm, disk);
+        REQUIRE(disk.size() == kDirs * (kFiles + 1));
+        std::size_t missing = 0, stale = 0;
+        for (const auto& [path, digest] : disk) {
+            const auto it = recorded.find(path);
+            if (it == recorded.end()) {
+                ++missing;
+                continue;
+            }
+            if (digest && it->second != digest) ++stale;
+        }
+        std::size_t extra = 0;
+        for (const auto& [path, digest] : recorded) extra += disk.count(path) == 0 ? 1 : 0;
+        CHECK(missing == 0);  // every entry on disk is in the record under its final name
+        CHECK(stale == 0);    // with its final content
+        CHECK(extra == 0);    // and no name it no longer has
+    }
 }
