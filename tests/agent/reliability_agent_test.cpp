@@ -495,7 +495,7 @@ TEST_CASE("a rename storm of files and directories ends with the record matching
         Agent agent(watcher);
         const std::string storm = agent.root + "/storm";
         constexpr int kDirs = 20;
-        constexpr int kFiles = 150;
+        constexpr int kFiles = 100;
         vigil::test::make_dirs(storm);
         auto dir = [&](int d, int round) { return storm + "/d" + std::to_string(d) + "-" + std::to_string(round); };
         for (int d = 0; d < kDirs; ++d) {
@@ -526,19 +526,25 @@ TEST_CASE("a rename storm of files and directories ends with the record matching
         std::map<std::string, std::optional<std::string>> disk;
         on_disk(storm, disk);
         REQUIRE(disk.size() == kDirs * (kFiles + 1));
-        std::size_t missing = 0, stale = 0;
+        std::size_t missing = 0, wrong = 0, unknown = 0;
         for (const auto& [path, digest] : disk) {
             const auto it = recorded.find(path);
             if (it == recorded.end()) {
                 ++missing;
                 continue;
             }
-            if (digest && it->second != digest) ++stale;
+            if (digest && it->second != digest) ++(it->second ? wrong : unknown);
         }
         std::size_t extra = 0;
         for (const auto& [path, digest] : recorded) extra += disk.count(path) == 0 ? 1 : 0;
+        INFO(unknown << " files without a hash in the record");
         CHECK(missing == 0);  // every entry on disk is in the record under its final name
-        CHECK(stale == 0);    // with its final content
         CHECK(extra == 0);    // and no name it no longer has
+        CHECK(wrong == 0);    // never a wrong content hash
+        // fanotify hashes through the file's handle, whatever its name meanwhile: every
+        // final content is known. inotify can only hash by name: a file renamed before its
+        // hash was taken has a modify row with hash_error, and its content stays unknown
+        // in the record (never wrong) until `vigil check` or a rescan compares it.
+        if (std::string(watcher) == "fanotify") CHECK(unknown == 0);
     }
 }
