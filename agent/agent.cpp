@@ -413,6 +413,7 @@ void Agent::on_event(RawEvent&& raw) {
                               matcher_->rule_for(*raw.old_path).has_value();
     const bool new_dir = raw.is_dir && (raw.action == Action::Create || raw.action == Action::Rename) &&
                          !moved_within && !raw.path.empty() && matcher_->rule_for(raw.path) == rule;
+    bool rename_unknown = false;
     {
         const std::scoped_lock lock(known_mu_);
         if (raw.action == Action::Delete) {
@@ -427,6 +428,7 @@ void Agent::on_event(RawEvent&& raw) {
             // Moved out of every tree: no longer known (a rescan would call it deleted).
             const bool stays = !raw.path.empty() && matcher_->rule_for(raw.path).has_value();
             rename_known(known_, *e.old_path, raw.path, stays, [this](const std::string& p) { note_touched(p); });
+            if (stays && source_->hashes_by_name()) rename_unknown = true;
         } else if (raw.action == Action::Create) {
             known_.emplace(raw.path, std::nullopt);
             note_touched(raw.path);
@@ -443,8 +445,32 @@ void Agent::on_event(RawEvent&& raw) {
         }
     }
 
+    if (rename_unknown) rehash_renamed(raw.path, rule);
     if (!coalescer_.admit(e, raw)) return;  // folded into this second's row for its key
     record(std::move(e), std::move(raw));
+}
+
+void Agent::rehash_renamed(const std::string& to, std::optional<std::uint32_t> rule) {
+    std::vector<std::string> unknown;
+    {
+        const std::scoped_lock lock(known_mu_);
+        const std::string below = to + "/";
+        if (auto self = known_.find(to); self != known_.end() && !self->second) unknown.push_back(to);
+        for (auto it = known_.lower_bound(below); it != known_.end() && it->first.starts_with(below); ++it)
+            if (!it->second) unknown.push_back(it->first);  // directories too: skipped by the hasher
+    }
+    for (auto& path : unknown) {
+        Event e =
+            scan_event(Action::Modify, path, matcher_->rule_for(path).has_value() ? matcher_->rule_for(path) : rule);
+        e.detail = R"({"reason":"renamed before its content could be hashed by name: hashed under the new name"})";
+        RawEvent raw;
+        raw.path = std::move(path);
+        HashJob job{std::move(e), std::move(raw), true};
+        if (!hash_jobs_.try_push(std::move(job))) {
+            const std::scoped_lock lock(known_mu_);
+            rescan_pending_ = true;  // the rescan compares content instead
+        }
+    }
 }
 
 void Agent::record_folded(Coalescer::Folded&& folded) {
@@ -508,6 +534,11 @@ void Agent::hash_loop() {
             auto fd = source_->open_for_hash(job.raw);
             std::optional<Sha256Digest> after;
             std::string problem;
+            if (job.only_if_hashed) {
+                // Gone or renamed again (the next rename retries), or not a regular file.
+                struct stat st {};
+                if (!fd || ::fstat(fd->get(), &st) < 0 || !S_ISREG(st.st_mode)) continue;
+            }
             if (fd) {
                 struct stat st {};
                 if (::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode) &&
@@ -518,6 +549,8 @@ void Agent::hash_loop() {
                 auto digest = hash_fd(fd->get(), path);
                 if (digest) {
                     after = digest->digest;
+                } else if (job.only_if_hashed) {
+                    continue;
                 } else {
                     problem = digest.error().message();
                 }

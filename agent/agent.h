@@ -62,7 +62,14 @@ private:
     struct HashJob {
         Event event;
         RawEvent raw;  // what the watcher needs to reopen the file (handle or path)
+        // A file whose content the agent does not know, renamed (see rehash_renamed): its
+        // row is recorded only if it is a regular file that could be hashed.
+        bool only_if_hashed = false;
     };
+    // A watcher that hashes by name (inotify) cannot hash a file renamed before its turn:
+    // after a rename, each file under the new name whose content is unknown is hashed
+    // again, and a scan row records its content. Runs on the main thread.
+    void rehash_renamed(const std::string& to, std::optional<std::uint32_t> rule);
     static std::size_t hash_job_bytes(const HashJob& job);
     // The writes waiting for the hasher may hold a quarter of limits.queue_memory_mb on top
     // of the events waiting for the writer: a write that does not fit is recorded unhashed

@@ -64,6 +64,7 @@ public:
     // openat2(RESOLVE_NO_SYMLINKS) (or a component walk with O_NOFOLLOW on kernels without
     // openat2), then the name with O_NOFOLLOW. Only regular files are opened.
     Result<UniqueFd> open_for_hash(const RawEvent& event) const override;
+    bool hashes_by_name() const override { return true; }
 
     std::size_t marks() const override;
     std::string object_at(int, const char*) const override { return {}; }  // reopened by path

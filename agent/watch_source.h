@@ -39,6 +39,9 @@ public:
     // Whether events inside a directory created after the marks reach us from its first
     // moment (a filesystem-wide mark), so the agent need not scan it for what it missed.
     virtual bool sees_inside_new_dirs(const RawEvent& /*create*/) const { return false; }
+    // Whether open_for_hash finds the file by its name (inotify) rather than by identity
+    // (fanotify's handle): a file renamed before its hash was taken is then not found.
+    virtual bool hashes_by_name() const { return false; }
     // Decides, for a directory the watcher has not met (a filesystem-wide mark reports the
     // whole filesystem), which events in it can matter to the policy.
     using DirScope = std::function<DirWatch(const std::string& dir_path)>;
