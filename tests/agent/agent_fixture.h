@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sqlite3.h>
 #include <string>
@@ -150,6 +151,35 @@ struct Agent {
         return read_events(db);
     }
 };
+
+// The agent's own status (`vigil status --format json`, published every second): its
+// "agent" object, empty before the first one.
+inline nlohmann::json status_of(const Agent& agent) {
+    auto r = run_vigil({"status", "--db", agent.db, "--format", "json"});
+    REQUIRE(r.exit_code == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    return j["agent"].is_object() ? j["agent"] : nlohmann::json::object();
+}
+
+// Waits until the agent has caught up: no rescan pending or walking, both queues empty,
+// no refused event waiting for its overflow row, and nothing written over three status
+// updates. Returns the last status.
+inline nlohmann::json wait_caught_up(const Agent& agent, int max_seconds = 300) {
+    nlohmann::json last;
+    std::uint64_t last_written = UINT64_MAX;
+    for (int quiet = 0, rounds = 0; quiet < 3; ++rounds) {
+        REQUIRE(rounds < max_seconds);
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        last = status_of(agent);
+        const bool idle = !last.value("rescan_running", true) && !last.value("rescan_pending", true) &&
+                          last.value("queue_depth", 1) == 0 && last.value("hash_queue_depth", 1) == 0 &&
+                          last.value("lost_unrecorded", 1) == 0;
+        const auto written = last.value("events_written", std::uint64_t{0});
+        quiet = idle && written == last_written ? quiet + 1 : 0;
+        last_written = written;
+    }
+    return last;
+}
 
 // The change sequence both watchers' tests act out: `user` (logged in as 4242, then
 // switched to their own uid, so auid != uid as after sudo) creates and writes `f`, chmods

@@ -413,26 +413,6 @@ TEST_CASE("an agent restarted after SIGKILL rescans and records what changed whi
 
 namespace {
 
-// Waits until the agent has caught up: no rescan pending or running, both queues empty,
-// and events_written unchanged over three status updates.
-void wait_caught_up(const Agent& agent) {
-    std::uint64_t last = UINT64_MAX;
-    for (int quiet = 0, rounds = 0; quiet < 3; ++rounds) {
-        REQUIRE(rounds < 300);
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        auto r = vigil::test::run_vigil({"status", "--db", agent.db, "--format", "json"});
-        REQUIRE(r.exit_code == 0);
-        const auto a = nlohmann::json::parse(r.out)["agent"];
-        if (!a.is_object()) continue;
-        const bool idle = !a.value("rescan_running", true) && !a.value("rescan_pending", true) &&
-                          a.value("queue_depth", 1) == 0 && a.value("hash_queue_depth", 1) == 0 &&
-                          a.value("lost_unrecorded", 1) == 0;
-        const auto written = a.value("events_written", std::uint64_t{0});
-        quiet = idle && written == last ? quiet + 1 : 0;
-        last = written;
-    }
-}
-
 // The record replayed in order: path -> last known content (nullopt: a directory, or not
 // hashed). A rename moves the path and everything below it.
 std::map<std::string, std::optional<std::string>> replay(const std::vector<Row>& rows, const std::string& under) {
@@ -520,7 +500,7 @@ TEST_CASE("a rename storm of files and directories ends with the record matching
         }
         vigil::test::write_file(agent.root + "/marker", "done\n");
         REQUIRE(agent.wait_for("modify", agent.root + "/marker", 120));
-        wait_caught_up(agent);
+        vigil::test::wait_caught_up(agent);
         const auto rows = agent.stop();
         const auto recorded = replay(rows, storm);
         std::map<std::string, std::optional<std::string>> disk;
@@ -565,7 +545,7 @@ TEST_CASE("inotify: files renamed before their write is hashed are hashed under 
     agent.proc->signal(SIGCONT);
     vigil::test::write_file(agent.root + "/marker", "done\n");
     REQUIRE(agent.wait_for("modify", agent.root + "/marker"));
-    wait_caught_up(agent);
+    vigil::test::wait_caught_up(agent);
     const auto rows = agent.stop();
     const auto recorded = replay(rows, agent.root + "/moved");
     for (int i = 0; i < kFiles; ++i) {

@@ -29,14 +29,6 @@ long peak_rss_kib(pid_t pid) {
     return -1;
 }
 
-// The agent's own status (`vigil status --format json`, published every second).
-nlohmann::json agent_status(const vigil::test::Agent& agent) {
-    auto r = vigil::test::run_vigil({"status", "--db", agent.db, "--format", "json"});
-    REQUIRE(r.exit_code == 0);
-    const auto j = nlohmann::json::parse(r.out);
-    return j["agent"].is_object() ? j["agent"] : nlohmann::json::object();
-}
-
 void write_fast(const std::string& path, const std::string& content) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     REQUIRE(fd >= 0);
@@ -70,21 +62,7 @@ TEST_CASE("a storm of a million events: bounded memory, and the record ends matc
     const std::string marker = agent.root + "/marker";
     write_fast(marker, "done\n");
     REQUIRE(agent.wait_for("modify", marker, 600));
-    // Caught up means: no rescan pending or walking, both queues empty, no refused event
-    // waiting for its overflow row, and nothing written for three status updates.
-    nlohmann::json last;
-    std::uint64_t last_written = UINT64_MAX;
-    for (int quiet = 0, rounds = 0; quiet < 3; ++rounds) {
-        REQUIRE(rounds < 900);
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        last = agent_status(agent);
-        const bool idle = !last.value("rescan_running", true) && !last.value("rescan_pending", true) &&
-                          last.value("queue_depth", 1) == 0 && last.value("hash_queue_depth", 1) == 0 &&
-                          last.value("lost_unrecorded", 1) == 0;
-        const auto written = last.value("events_written", std::uint64_t{0});
-        quiet = idle && written == last_written ? quiet + 1 : 0;
-        last_written = written;
-    }
+    const nlohmann::json last = vigil::test::wait_caught_up(agent, 900);
     const long peak_kib = peak_rss_kib(agent.proc->pid());
     const auto rows = agent.stop();
 
