@@ -374,11 +374,10 @@ void Agent::note_unrecorded(const Event& e) {
     unrecorded_.insert(*e.old_path);
     if (!e.path) return;
     // A directory's rename moved everything under it: each entry's new name and old one.
-    const std::string below = *e.path + "/";
-    for (auto it = known_.lower_bound(below); it != known_.end() && it->first.starts_with(below); ++it) {
-        unrecorded_.insert(it->first);
-        unrecorded_.insert(*e.old_path + it->first.substr(e.path->size()));
-    }
+    for_each_below(known_, *e.path, [&](const std::string& path, const auto&) {
+        unrecorded_.insert(path);
+        unrecorded_.insert(*e.old_path + path.substr(e.path->size()));
+    });
 }
 
 void Agent::enqueue(Event event) {
@@ -454,14 +453,14 @@ void Agent::rehash_renamed(const std::string& to, std::optional<std::uint32_t> r
     std::vector<std::string> unknown;
     {
         const std::scoped_lock lock(known_mu_);
-        const std::string below = to + "/";
         if (auto self = known_.find(to); self != known_.end() && !self->second) unknown.push_back(to);
-        for (auto it = known_.lower_bound(below); it != known_.end() && it->first.starts_with(below); ++it)
-            if (!it->second) unknown.push_back(it->first);  // directories too: skipped by the hasher
+        for_each_below(known_, to, [&](const std::string& path, const std::optional<Sha256Digest>& digest) {
+            if (!digest) unknown.push_back(path);  // directories too: skipped by the hasher
+        });
     }
     for (auto& path : unknown) {
-        Event e =
-            scan_event(Action::Modify, path, matcher_->rule_for(path).has_value() ? matcher_->rule_for(path) : rule);
+        const auto own_rule = matcher_->rule_for(path);
+        Event e = scan_event(Action::Modify, path, own_rule ? own_rule : rule);
         e.detail = R"({"reason":"renamed before its content could be hashed by name: hashed under the new name"})";
         RawEvent raw;
         raw.path = std::move(path);

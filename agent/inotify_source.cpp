@@ -75,11 +75,6 @@ std::string sysctl_text(const char* path) {
     return value ? std::to_string(*value) : std::string("unknown");
 }
 
-std::string parent_of(const std::string& path) {
-    const auto slash = path.rfind('/');
-    return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
-}
-
 // The directory of an event, opened O_PATH (no open event of its own) without crossing a
 // symlink anywhere on the way: a directory swapped for a link after the event must not
 // lead the hasher elsewhere.
@@ -192,7 +187,7 @@ void InotifySource::forget_wd(int wd) {
 }
 
 bool InotifySource::parent_watched_locked(const std::string& path) const {
-    return path != "/" && by_path_.count(parent_of(path)) != 0;
+    return path != "/" && by_path_.count(dir_of(path)) != 0;
 }
 
 std::size_t InotifySource::marks() const {

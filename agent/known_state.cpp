@@ -13,8 +13,7 @@ void rename_known(KnownState& known, const std::string& from, const std::string&
         if (stays) moved.emplace_back(to, self->second);
         known.erase(self);
     }
-    // Entries below it are contiguous from "from/" on; from "from" itself a sibling such
-    // as "from.bak" sorts in between and would end the range early.
+    // Erasing as it goes, so not for_each_below; the same range, from "from/" on.
     const std::string below = from + "/";
     auto it = known.lower_bound(below);
     while (it != known.end() && it->first.starts_with(below)) {

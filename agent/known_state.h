@@ -17,6 +17,16 @@ namespace vigil::agent {
 
 using KnownState = std::map<std::string, std::optional<Sha256Digest>>;
 
+// Calls f(path, digest) for every entry strictly below the directory `dir`. They are
+// contiguous from "dir/" on; from "dir" itself a sibling such as "dir.bak" sorts in
+// between and would end the range early.
+template <class F>
+void for_each_below(const KnownState& known, const std::string& dir, F&& f) {
+    const std::string below = dir + "/";
+    for (auto it = known.lower_bound(below); it != known.end() && it->first.starts_with(below); ++it)
+        f(it->first, it->second);
+}
+
 // A rename of `from` (a file, or a directory with everything below it) to `to`; `stays`
 // false: moved out of every watched tree, so forgotten. `touched` sees every name that
 // changed, old and new.
