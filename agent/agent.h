@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -138,8 +139,13 @@ private:
     EventJudge judge_;                    // main thread: expectations and alerts (issue 8)
     std::unique_ptr<AuditSource> audit_;  // null when off or unavailable (audit_state_ says why)
     std::string audit_state_ = "off";
-    AuditJoin audit_join_;        // main thread
-    std::uint64_t denied_ = 0;    // main thread
+    AuditJoin audit_join_;      // main thread
+    std::uint64_t denied_ = 0;  // main thread
+    // Events handed to on_event (main thread); a drain that brings kBurstEvents or more
+    // is followed by kBurstPause before the next poll (see Agent::run).
+    std::uint64_t raw_events_ = 0;
+    static constexpr std::uint64_t kBurstEvents = 32;
+    static constexpr std::chrono::milliseconds kBurstPause{2};
     int test_only_stall_ms_ = 0;  // VIGIL_TEST_ONLY_STALL_MS: see run()
 
     std::mutex known_mu_;

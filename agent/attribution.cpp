@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@ namespace vigil::agent {
 namespace {
 
 constexpr std::int64_t kCacheNs = 1'000'000'000;  // exe/cmdline/uids reused for 1 s per process
+constexpr std::size_t kMaxCached = 1024;          // processes (and pidfds held) in the cache
 
 std::optional<std::string> read_small(int dirfd, const char* name, std::size_t max = 8192) {
     const int fd = retry_eintr([&] { return ::openat(dirfd, name, O_RDONLY | O_CLOEXEC); });
@@ -75,18 +75,6 @@ std::int64_t boottime_now_ns() {
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-Attributor::Attributor() {
-    // Two different processes (ourselves and init) must give two different inodes.
-    const int self = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
-    const int init = static_cast<int>(::syscall(SYS_pidfd_open, 1, 0));
-    struct stat a {};
-    struct stat b {};
-    pidfd_identity_ =
-        self >= 0 && init >= 0 && ::fstat(self, &a) == 0 && ::fstat(init, &b) == 0 && a.st_ino != b.st_ino;
-    if (self >= 0) ::close(self);
-    if (init >= 0) ::close(init);
-}
-
 std::optional<std::string> Attributor::cached_name(std::int64_t uid) {
     auto it = names_.find(uid);
     if (it != names_.end()) return it->second;
@@ -96,22 +84,35 @@ std::optional<std::string> Attributor::cached_name(std::int64_t uid) {
     return name;
 }
 
+const Actor* Attributor::known_alive(pid_t pid, std::int64_t event_boot_ns) {
+    const auto it = cache_.find(pid);
+    if (it == cache_.end() || !it->second.pidfd) return nullptr;
+    Cached& c = it->second;
+    if (event_boot_ns - c.fetched_boot_ns >= kCacheNs) return nullptr;  // refetch: uids change
+    if (c.alive_checked_ns < event_boot_ns) {
+        // Read the clock first: the process is then known unreaped at a time >= the mark.
+        const std::int64_t now = boottime_now_ns();
+        if (::syscall(SYS_pidfd_send_signal, c.pidfd.get(), 0, nullptr, 0) < 0) {
+            // Reaped: its pid may name another process already, which must not inherit
+            // this entry (not even by an equal start time, a clock tick being coarse).
+            cache_.erase(it);
+            return nullptr;
+        }
+        c.alive_checked_ns = now;
+    }
+    return &c.actor;
+}
+
 Actor Attributor::resolve(pid_t pid, int pidfd, std::int64_t event_boot_ns) {
     Actor none;
     if (pid <= 0) {
         ++unresolved_;
         return none;
     }
-    // Fast path: the same process (same pidfs inode) seen within the cache lifetime.
-    std::uint64_t pidfd_ino = 0;
-    if (pidfd >= 0 && pidfd_identity_) {
-        struct stat st {};
-        if (::fstat(pidfd, &st) == 0) pidfd_ino = st.st_ino;
-        const auto hit = cache_.find(pid);
-        if (pidfd_ino != 0 && hit != cache_.end() && hit->second.pidfd_ino == pidfd_ino &&
-            event_boot_ns - hit->second.fetched_boot_ns < kCacheNs) {
+    if (pidfd >= 0) {
+        if (const Actor* known = known_alive(pid, event_boot_ns)) {
             ++resolved_;
-            return hit->second.actor;
+            return *known;
         }
     }
     const std::string dir = "/proc/" + std::to_string(pid);
@@ -167,15 +168,23 @@ Actor Attributor::resolve(pid_t pid, int pidfd, std::int64_t event_boot_ns) {
         }
         if (a.uid) a.user = cached_name(*a.uid);
         if (a.auid) a.login_user = cached_name(*a.auid);
-        if (cache_.size() > 8192) cache_.clear();
-        cache_[pid] = Cached{pidfd_ino, start_ticks, event_boot_ns, a};
+        if (cache_.size() >= kMaxCached) cache_.clear();  // closes the pidfds held
+        cache_[pid] = Cached{UniqueFd(), start_ticks, event_boot_ns, 0, a};
     }
     // With a pidfd: if the process was reaped meanwhile, the pid may have been recycled
     // between the event and our reads, so nothing we read can be trusted.
+    const std::int64_t checked_ns = boottime_now_ns();
     if (pidfd >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) < 0 && errno == ESRCH) {
         cache_.erase(pid);
         ++unresolved_;
         return none;
+    }
+    if (pidfd >= 0) {
+        // What was read is now known to be this pidfd's process: from here on the cache
+        // recognises it by this pidfd.
+        Cached& c = cache_[pid];
+        c.pidfd = UniqueFd(::fcntl(pidfd, F_DUPFD_CLOEXEC, 3));
+        c.alive_checked_ns = checked_ns;
     }
     if (!a.uid) {
         ++unresolved_;

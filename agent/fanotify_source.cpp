@@ -4,6 +4,7 @@
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -34,6 +35,25 @@ constexpr std::uint64_t kIgnoreMask =
     FAN_CREATE | FAN_DELETE | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_ONDIR | FAN_EVENT_ON_CHILD;
 
 std::int64_t realtime_ns() { return realtime_now_ns(); }
+
+// linux/mount.h (not included: it clashes with glibc's sys/mount.h on Debian 12).
+constexpr unsigned kOpenTreeClone = 1;
+constexpr unsigned kOpenTreeCloexec = O_CLOEXEC;
+
+// A directory fd on a detached clone of the mount `dirfd` is on, with opens and reads
+// through that clone ignored by the group `fan_fd`; empty if the kernel refuses a step.
+// open_tree gives an O_PATH fd, which fanotify_mark takes only as a directory to look up
+// "." in, and open_by_handle_at not at all: hence the directory opened through it, which
+// also keeps the clone (and its mark) alive after the O_PATH fd is closed.
+UniqueFd quiet_mount(int fan_fd, int dirfd) {
+    const long m = ::syscall(SYS_open_tree, dirfd, "", kOpenTreeClone | kOpenTreeCloexec | AT_EMPTY_PATH);
+    if (m < 0) return UniqueFd();
+    const UniqueFd clone(static_cast<int>(m));
+    if (::fanotify_mark(fan_fd, FAN_MARK_ADD | FAN_MARK_MOUNT | FAN_MARK_IGNORED_MASK | FAN_MARK_IGNORED_SURV_MODIFY,
+                        kAccessMask, clone.get(), ".") < 0)
+        return UniqueFd();
+    return UniqueFd(::openat(clone.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
 
 }  // namespace
 
@@ -106,6 +126,7 @@ Result<void> FanotifySource::watch_dir(int dirfd, const std::string& path, bool 
             const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
             if (dup < 0) return Error::from_errno(errno, "dup '" + escape_bytes(path) + "'");
             mount_fds_.emplace(fsid, UniqueFd(dup));
+            if (UniqueFd quiet = quiet_mount(fd_.get(), dirfd)) quiet_mount_fds_.emplace(fsid, std::move(quiet));
         }
     }
     if (fs_marked_.count(fsid) == 0 && fs_refused_.count(fsid) == 0) mark_filesystem(dirfd, fsid, path);
@@ -220,7 +241,7 @@ std::string FanotifySource::path_of(const std::string& dir_key, bool any_scope) 
     return any_scope ? target : std::string();
 }
 
-Result<UniqueFd> FanotifySource::open_object(const std::string& object, int flags) const {
+Result<UniqueFd> FanotifySource::open_object(const std::string& object, int flags, bool quiet) const {
     if (object.size() < 8 + sizeof(int)) return Error::msg("no object handle in the event");
     const std::string fsid = object.substr(0, 8);
     const std::size_t bytes = object.size() - 8 - sizeof(int);
@@ -236,6 +257,10 @@ Result<UniqueFd> FanotifySource::open_object(const std::string& object, int flag
         const auto it = mount_fds_.find(fsid);
         if (it == mount_fds_.end()) return Error::msg("object on an unwatched filesystem");
         mount_fd = it->second.get();
+        if (quiet) {
+            const auto q = quiet_mount_fds_.find(fsid);
+            if (q != quiet_mount_fds_.end()) mount_fd = q->second.get();
+        }
     }
     const int fd = ::open_by_handle_at(mount_fd, fh, flags | O_CLOEXEC);
     if (fd < 0) return Error::from_errno(errno, "open_by_handle_at");
@@ -285,7 +310,10 @@ void FanotifySource::handle(const FanotifyRecord& rec, int pidfd, std::int64_t n
     const std::string& old_name = rec.old_name;
     const std::string& new_dir_key = rec.new_dir_key;
     const std::string& new_name = rec.new_name;
-    if (rec.pid == self_) return;  // our own hashing and walking
+    if (rec.pid == self_) {  // our own walking (and hashing, where no quiet mount exists)
+        ++own_events_;
+        return;
+    }
 
     auto make = [&](Action action) {
         RawEvent e;

@@ -57,15 +57,18 @@ public:
     Result<void> drain(EventSink& sink) override;
 
     // Opens the object of an event by handle: exactly the inode the event was about.
-    Result<UniqueFd> open_object(const std::string& object, int flags) const;
+    // `quiet`: through the filesystem's quiet mount (below), so that the open and the
+    // reads that follow are not reported back to us.
+    Result<UniqueFd> open_object(const std::string& object, int flags, bool quiet = false) const;
     Result<UniqueFd> open_for_hash(const RawEvent& event) const override {
-        return open_object(event.object, O_RDONLY | O_NONBLOCK | O_NOATIME);
+        return open_object(event.object, O_RDONLY | O_NONBLOCK | O_NOATIME, true);
     }
 
     std::size_t marks() const override { return marks_; }
     std::string object_at(int dirfd, const char* name) const override;
     bool sees_inside_new_dirs(const RawEvent& create) const override;
     void set_scope(DirScope scope) override { scope_ = std::move(scope); }
+    std::uint64_t own_events_dropped() const override { return own_events_; }
 
 private:
     FanotifySource() = default;
@@ -106,6 +109,13 @@ private:
     DirScope scope_;
     mutable std::mutex mount_mu_;
     std::unordered_map<std::string, UniqueFd> mount_fds_;  // fsid (8 bytes) -> fd on that filesystem
+    // fsid -> a private, detached clone of a mount of that filesystem carrying an ignore
+    // mark for opens and reads: the hasher opens files through it, and the kernel drops
+    // those events at the source instead of queueing them for the reader to read and
+    // discard (one more event per hashed write, each with its pidfd). Missing when the
+    // kernel refuses (open_tree needs Linux >= 5.2): the reader drops them by pid then.
+    std::unordered_map<std::string, UniqueFd> quiet_mount_fds_;
+    std::uint64_t own_events_ = 0;  // main thread
 };
 
 }  // namespace vigil::agent

@@ -46,6 +46,9 @@ public:
     // whole filesystem), which events in it can matter to the policy.
     using DirScope = std::function<DirWatch(const std::string& dir_path)>;
     virtual void set_scope(DirScope /*scope*/) {}
+    // Events the kernel reported that the agent itself caused (its hashing, its walks),
+    // read and dropped; main thread. For `vigil status` and the tests.
+    virtual std::uint64_t own_events_dropped() const { return 0; }
 };
 
 }  // namespace vigil::agent

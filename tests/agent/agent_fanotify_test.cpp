@@ -251,3 +251,31 @@ TEST_CASE("two agents never write one database", "[kernel][agent]") {
     CHECK_THAT(second.output(), Catch::Contains("another vigild"));
     agent.stop();
 }
+
+TEST_CASE("fanotify: the agent's hashing does not come back to it as events", "[kernel][root][agent]") {
+    // The hasher opens files through a private clone of their mount that carries an
+    // ignore mark: the kernel drops its opens and reads instead of queueing them.
+    REQUIRE(vigil::test::running_as_root());
+    Agent agent("fanotify");
+    const auto before = vigil::test::wait_caught_up(agent);
+    constexpr int kFiles = 200;
+    for (int i = 0; i < kFiles; ++i)
+        vigil::test::write_file(agent.root + "/secret/f" + std::to_string(i), "content " + std::to_string(i) + "\n");
+    const auto after = vigil::test::wait_caught_up(agent);
+    const auto own =
+        after.at("own_events_dropped").get<std::uint64_t>() - before.at("own_events_dropped").get<std::uint64_t>();
+    CHECK(own < kFiles / 10);  // each hash would bring an open and a read back otherwise
+    const auto rows = agent.stop();
+    int hashed = 0;
+    for (int i = 0; i < kFiles; ++i) {
+        const std::string f = agent.root + "/secret/f" + std::to_string(i);
+        for (const auto& r : find(rows, "modify", f)) {
+            const auto digest = vigil::sha256_bytes("content " + std::to_string(i) + "\n");
+            REQUIRE(digest);
+            if (r.at("sha256_after") == std::string(vigil::digest_bytes(digest.value()))) ++hashed;
+        }
+        CHECK(find(rows, "open", f).size() == 1);  // the writer's open; none of the agent's
+        CHECK(find(rows, "read", f).empty());
+    }
+    CHECK(hashed == kFiles);
+}
