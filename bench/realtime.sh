@@ -17,7 +17,7 @@ DIRS="${DIRS:-500}"
 PROCS="${PROCS:-2000}"
 SHORT_FILES="${SHORT_FILES:-20}"
 RUNS="${RUNS:-3}"
-MODES="${MODES:-bare fanotify fanotify-audit inotify auditd}"
+MODES="${MODES:-bare floor fanotify fanotify-audit inotify auditd}"
 IDLE_WAIT="${IDLE_WAIT:-120}"              # per run: seconds to wait for an idle machine
 START_IDLE_WAIT="${START_IDLE_WAIT:-1200}" # before the first run (a CI run may be going on)
 RETRIES="${RETRIES:-2}"                    # repeats of a run disturbed by other processes
@@ -49,10 +49,12 @@ VIGILD="$BUILD/agent/vigild"
 mkdir -p "$WORK"
 WORKLOAD="$WORK/workload"
 g++ -O2 -std=c++20 -Wall -Wextra -o "$WORKLOAD" "$BENCH/workload.cpp"
+FLOOR="$WORK/fanotify_floor"
+g++ -O2 -std=c++20 -Wall -Wextra -o "$FLOOR" "$BENCH/fanotify_floor.cpp"
 rm -f "$WORK"/*.run "$WORK"/*.out "$WORK"/*.err "$WORK"/*.samples "$WORK"/*.time "$WORK"/*.counts "$WORK"/*.pids
 
 # --- State to restore, cleanup ---------------------------------------------------------------
-agent_pid="" time_pid="" sampler_pid="" auditd_pid=""
+agent_pid="" time_pid="" sampler_pid="" auditd_pid="" floor_pid=""
 audit_saved=""
 if command -v auditctl >/dev/null; then
     # enabled, failure, backlog_limit, backlog_wait_time as found
@@ -64,6 +66,7 @@ cleanup() {
     local rc=$?
     set +e
     [[ -n $sampler_pid ]] && kill "$sampler_pid" 2>/dev/null
+    [[ -n $floor_pid ]] && kill -TERM "$floor_pid" 2>/dev/null
     [[ -n $agent_pid ]] && kill -TERM "$agent_pid" 2>/dev/null && wait "$time_pid" 2>/dev/null
     if [[ -n $auditd_pid ]]; then
         auditctl -D >/dev/null 2>&1
@@ -208,6 +211,21 @@ start_vigild() {  # start_vigild WATCHER NAME [POLICY]
     grep -q ready "$WORK/$2.agent.err" || die "vigild not ready after 60 s"
     agent_pid=$(pgrep -P "$time_pid")
     [[ -n $agent_pid ]] || die "cannot find vigild's pid"
+}
+start_floor() {  # start_floor NAME: the minimal fanotify reader (bench/fanotify_floor.cpp)
+    "$FLOOR" "$TREE" 2000 >"$WORK/$1.floor.out" 2>"$WORK/$1.floor.err" &
+    floor_pid=$!
+    local i
+    for ((i = 0; i < 100; i++)); do
+        grep -q ready "$WORK/$1.floor.err" 2>/dev/null && break
+        kill -0 "$floor_pid" 2>/dev/null || die "fanotify_floor exited: $(cat "$WORK/$1.floor.err")"
+        sleep 0.1
+    done
+}
+stop_floor() {
+    kill -TERM "$floor_pid"
+    wait "$floor_pid" || true
+    floor_pid=""
 }
 agent_rc=0
 stop_vigild() {  # sets agent_rc to vigild's exit code (through /usr/bin/time)
@@ -394,6 +412,7 @@ run_once() {
     local a0=0 a1=0 a2=0 hwm=0 rc=0 w0=0 w1=0 lost0=0 lost1=0 k0=0 k1=0 caught_s=0
     case $mode in
         bare) no_audit_for_new_tasks ;;
+        floor) no_audit_for_new_tasks; start_floor "$name" ;;
         fanotify | inotify)
             no_audit_for_new_tasks
             start_vigild "$mode" "$name"
@@ -452,6 +471,10 @@ run_once() {
             extra="$(analyse_vigild "${mode%-audit}" "$(kv pid "$out")" | tr '\n' ' ') $(write_rate "$WORK/$name.samples" "$w0" "$w1")"
             extra+=" agent_total=$(awk '{printf "%s/%s/%s", $2, $3, $4}' "$WORK/$name.agent.time")"
             ;;
+        floor)
+            stop_floor
+            extra="floor_events=$(kv events "$WORK/$name.floor.out")"
+            ;;
         auditd)
             wait_audit_log_quiet
             hwm=$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$auditd_pid/status")
@@ -509,7 +532,7 @@ med() {  # med MODE KEY: median of KEY over the runs of MODE
 }
 maxof() { [[ -f $WORK/$1.run ]] && sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$WORK/$1.run" | sort -g | tail -n 1 || echo "-"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 > 0 && a != "-") printf "%.2f", a / b; else printf "-"}'; }
-label() { case $1 in bare) echo "bare" ;; fanotify) echo "vigild (fanotify)" ;; fanotify-audit) echo "vigild (fanotify + audit source)" ;; inotify) echo "vigild (inotify)" ;; auditd) echo "auditd -w -p rwxa" ;; esac; }
+label() { case $1 in bare) echo "bare" ;; floor) echo "kernel floor: a minimal fanotify reader with vigild's flags" ;; fanotify) echo "vigild (fanotify)" ;; fanotify-audit) echo "vigild (fanotify + audit source)" ;; inotify) echo "vigild (inotify)" ;; auditd) echo "auditd -w -p rwxa" ;; esac; }
 has() { [[ -f $WORK/$1.run ]]; }
 bare_wall=$(med bare wall)
 bare_short=$(med bare short_wall)
@@ -555,6 +578,8 @@ report="$WORK/report.md"
         has "$m" || continue
         if [[ $m == bare ]]; then
             echo "| bare | $(med bare wall) | 1.00 | - | - | - | - | - | - | - | - |"
+        elif [[ $m == floor ]]; then
+            echo "| $(label "$m") | $(med "$m" wall) | $(ratio "$(med "$m" wall)" "$bare_wall") | - | $(med "$m" floor_events) kernel events read, none kept | - | - | - | - | - | - |"
         elif [[ $m == auditd ]]; then
             echo "| $(label "$m") | $(med "$m" wall) | $(ratio "$(med "$m" wall)" "$bare_wall") | $(med "$m" expected) syscalls |"\
                  "$(med "$m" recorded) | $(med "$m" lost) (max $(maxof "$m" lost)) | $(med "$m" actor_pct)% | $(med "$m" agent_cpu) (auditd + kauditd) |"\
@@ -574,6 +599,7 @@ report="$WORK/report.md"
         has "$m" || continue
         case $m in
             bare) echo "| bare | $(med bare short_wall) | 1.00 | - | - | - | - | - |" ;;
+            floor) echo "| $(label "$m") | $(med "$m" short_wall) | $(ratio "$(med "$m" short_wall)" "$bare_short") | - | - | - | - | - |" ;;
             auditd) echo "| $(label "$m") | $(med "$m" short_wall) | $(ratio "$(med "$m" short_wall)" "$bare_short") |"\
                          "$(med "$m" short_rows) ($PROCS openat) | $(med "$m" short_uid_pct)% | $(med "$m" short_pid_pct)% | $(med "$m" short_exe_pct)% | - |" ;;
             *) echo "| $(label "$m") | $(med "$m" short_wall) | $(ratio "$(med "$m" short_wall)" "$bare_short") |"\
