@@ -428,6 +428,7 @@ run_once() {
     esac
     wait_idle "$IDLE_WAIT"
     case $mode in
+        floor) a0=$(proc_cpu_s "$floor_pid") ;;
         fanotify | fanotify-audit | inotify) a0=$(proc_cpu_s "$agent_pid"); w0=$(db_max_id) ;;
         auditd) a0=$(proc_cpu_s "$auditd_pid"); k0=$(proc_cpu_s "$kauditd_pid") ;;
     esac
@@ -438,6 +439,7 @@ run_once() {
     t_end=$EPOCHREALTIME
     local agent_window=0
     case $mode in
+        floor) a1=$(proc_cpu_s "$floor_pid"); a2=$a1; agent_window=$(awk -v a="$a0" -v b="$a1" 'BEGIN {print b - a}') ;;
         fanotify | fanotify-audit | inotify) a1=$(proc_cpu_s "$agent_pid"); agent_window=$(awk -v a="$a0" -v b="$a1" 'BEGIN {print b - a}') ;;
         auditd) a1=$(proc_cpu_s "$auditd_pid"); k1=$(proc_cpu_s "$kauditd_pid")
             agent_window=$(awk -v a="$a0" -v b="$a1" -v c="$k0" -v d="$k1" 'BEGIN {print b - a + d - c}') ;;
