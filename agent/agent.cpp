@@ -252,7 +252,7 @@ Result<void> Agent::place_marks(WatchSource& source, const Policy& policy) {
 }
 
 void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_t rule_index,
-                      std::int64_t report_before_ns) {
+                      std::int64_t report_before_ns, bool root_only) {
     const Rule& rule = policy_->rules[rule_index];
     auto root_fd = open_at(AT_FDCWD, root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW, root);
     if (!root_fd) {
@@ -285,7 +285,7 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
         // Entries changed up to the moment this watch existed may have no kernel event:
         // the cut-off is when the watch was placed, not when the event that led here was read.
         const std::int64_t cutoff = report_before_ns > 0 ? std::max(report_before_ns, realtime_now_ns()) : 0;
-        if (!rule.recursive && !rel.empty()) continue;
+        if (root_only || (!rule.recursive && !rel.empty())) continue;
         const int list_fd = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
         if (list_fd < 0) continue;
         std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(list_fd), &::closedir);
@@ -436,12 +436,13 @@ void Agent::on_event(RawEvent&& raw) {
     }
     if (new_dir) {
         // Under a filesystem mark a created directory is watched from its first instant:
-        // nothing inside it can have been missed, so only access marks are placed (no scan).
+        // nothing inside it can have been missed, so only access marks are placed (no scan),
+        // on it alone: a directory created inside it since brings its own create event.
         // One moved in was filled elsewhere: everything in it is reported by the scan.
         if (raw.action != Action::Create || !source_->sees_inside_new_dirs(raw)) {
             mark_tree(*source_, raw.path, *rule, raw.time_ns);
         } else if (r.watch == WatchMode::Access) {
-            mark_tree(*source_, raw.path, *rule, 0);
+            mark_tree(*source_, raw.path, *rule, 0, /*root_only=*/true);
         }
     }
 
@@ -519,12 +520,11 @@ void Agent::on_overflow(Source source, const std::string& what) {
 }
 
 void Agent::hash_loop() {
-    BacklogPriority priority("hasher");
+    lower_this_thread_priority("hasher", kBackgroundNice);
     std::vector<HashJob> jobs;
     for (;;) {
         jobs.clear();
         hash_jobs_.pop_batch(jobs, 64, std::chrono::milliseconds(100));
-        priority.follow(hash_jobs_.fill());
         if (jobs.empty()) {
             if (hash_jobs_.closed_and_empty()) return;
             continue;

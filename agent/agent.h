@@ -81,7 +81,10 @@ private:
     Result<std::unique_ptr<WatchSource>> make_source() const;
     Result<void> place_marks(WatchSource& source, const Policy& policy);
     DirWatch dir_scope(const std::string& dir) const;  // which events in `dir` matter to the policy
-    void mark_tree(WatchSource& source, const std::string& root, std::uint32_t rule, std::int64_t report_before_ns);
+    // Watches `root` and, unless `root_only`, every directory below it; with
+    // `report_before_ns` > 0 what changed below before the watch existed is recorded (scan).
+    void mark_tree(WatchSource& source, const std::string& root, std::uint32_t rule, std::int64_t report_before_ns,
+                   bool root_only = false);
     void enqueue(Event event);
     // An event past every filter: judged against the policy's expectations and alerts
     // (judge_), then to the hasher (a write) or the writer. Every file event, whatever its

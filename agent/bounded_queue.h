@@ -86,18 +86,6 @@ public:
         return closed_ && items_.empty();
     }
 
-    // How full the queue is, 0 to 1: by count or by bytes, whichever is nearer its bound.
-    double fill() const {
-        const std::scoped_lock lock(mu_);
-        const double by_count =
-            capacity_ == 0 ? 1.0 : static_cast<double>(items_.size()) / static_cast<double>(capacity_);
-        const double by_bytes =
-            byte_capacity_ == SIZE_MAX
-                ? 0.0
-                : static_cast<double>(bytes_) / static_cast<double>(std::max<std::size_t>(byte_capacity_, 1));
-        return std::max(by_count, by_bytes);
-    }
-
     QueueStats stats() const {
         const std::scoped_lock lock(mu_);
         return {items_.size(), max_depth_, dropped_, bytes_, max_bytes_};

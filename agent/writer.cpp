@@ -61,7 +61,7 @@ void Writer::apply_output_config(std::int64_t tail) {
 }
 
 void Writer::run() {
-    BacklogPriority priority("writer");
+    lower_this_thread_priority("writer", kBackgroundNice);
     auto chain = EventChain::open(db_, sealer_->key());
     if (!chain) {
         // Cannot happen with a migrated schema; if it does, say so loudly and keep the
@@ -80,7 +80,6 @@ void Writer::run() {
     std::int64_t committed_tail = chain->tail().seq;
     for (;;) {
         if (batch.size() < 1024) queue_.pop_batch(batch, 1024 - batch.size(), std::chrono::milliseconds(10));
-        priority.follow(queue_.fill());
         apply_output_config(committed_tail);
         if (outputs_) outputs_->emit(committed_tail);  // retries and catch-up
         const std::int64_t now = realtime_now_ns();
