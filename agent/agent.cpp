@@ -492,7 +492,9 @@ void Agent::record(Event&& e, RawEvent&& raw, bool may_wait) {
     // Expectations and leak signs, for every event recorded (agent/event_judge.h).
     std::vector<Event> alerts = judge_.judge(e, *policy_, *matcher_, boottime_now_ns());
     const bool to_hash = raw.action == Action::Modify && !raw.is_dir;
-    if (!to_hash && behind_queued_hash(e, raw.is_dir)) {
+    const bool moves_state = raw.action == Action::Create || raw.action == Action::Delete ||
+                             raw.action == Action::Rename || raw.action == Action::Attrib;
+    if (moves_state && behind_queued_hash(e, raw.is_dir)) {
         HashJob job{std::move(e), std::move(raw)};
         job.pass_through = true;
         // Refused (the hasher's queue is full): recorded at once, maybe before the write
@@ -542,11 +544,11 @@ bool Agent::behind_queued_hash(const Event& e, bool is_dir) {
     if (hash_paths_.empty()) return false;
     auto named = [&](const std::optional<std::string>& path) {
         if (!path || path->empty()) return false;
-        for (std::string p = *path;;) {  // the path and each directory above it
-            if (hash_paths_.count(p) != 0) return true;
-            std::string up = dir_of(p);
-            if (up.empty() || up == p) break;
-            p = std::move(up);
+        for (std::string_view p = *path;;) {  // the path and each directory above it
+            if (hash_paths_.find(p) != hash_paths_.end()) return true;
+            const auto slash = p.rfind('/');
+            if (slash == std::string_view::npos || slash == 0) break;
+            p = p.substr(0, slash);
         }
         if (!is_dir) return false;
         const std::string below = *path + "/";
