@@ -313,7 +313,7 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
                     RawEvent raw;
                     raw.path = child;
                     raw.object = source.object_at(fd.get(), ent->d_name);
-                    if (!push_hash_job(HashJob{written, std::move(raw)})) {
+                    if (!hash_jobs_.try_push(HashJob{written, std::move(raw)})) {
                         enqueue(std::move(written));  // unhashed; the next rescan compares content
                         const std::scoped_lock lock(known_mu_);
                         rescan_pending_ = true;
@@ -446,11 +446,9 @@ void Agent::on_event(RawEvent&& raw) {
         }
     }
 
+    if (rename_unknown) rehash_renamed(raw.path, rule);
     if (!coalescer_.admit(e, raw)) return;  // folded into this second's row for its key
-    // The rename's row first, then the rows of the files hashed again under its new name.
-    std::string renamed_to = rename_unknown ? raw.path : std::string();
     record(std::move(e), std::move(raw));
-    if (rename_unknown) rehash_renamed(renamed_to, rule);
 }
 
 void Agent::rehash_renamed(const std::string& to, std::optional<std::uint32_t> rule) {
@@ -469,7 +467,7 @@ void Agent::rehash_renamed(const std::string& to, std::optional<std::uint32_t> r
         RawEvent raw;
         raw.path = std::move(path);
         HashJob job{std::move(e), std::move(raw), true};
-        if (!push_hash_job(std::move(job))) {
+        if (!hash_jobs_.try_push(std::move(job))) {
             const std::scoped_lock lock(known_mu_);
             rescan_pending_ = true;  // the rescan compares content instead
         }
@@ -491,19 +489,10 @@ void Agent::record(Event&& e, RawEvent&& raw, bool may_wait) {
     if (may_wait && wait_for_audit(e, raw)) return;
     // Expectations and leak signs, for every event recorded (agent/event_judge.h).
     std::vector<Event> alerts = judge_.judge(e, *policy_, *matcher_, boottime_now_ns());
-    const bool to_hash = raw.action == Action::Modify && !raw.is_dir;
-    const bool moves_state = raw.action == Action::Create || raw.action == Action::Delete ||
-                             raw.action == Action::Rename || raw.action == Action::Attrib;
-    if (moves_state && behind_queued_hash(e, raw.is_dir)) {
+    if (raw.action == Action::Modify && !raw.is_dir) {
         HashJob job{std::move(e), std::move(raw)};
-        job.pass_through = true;
-        // Refused (the hasher's queue is full): recorded at once, maybe before the write
-        // it follows; the rescan that the refused write asked for settles the content.
-        if (!push_hash_job(std::move(job))) enqueue(std::move(job.event));  // NOLINT(bugprone-use-after-move)
-    } else if (to_hash) {
-        HashJob job{std::move(e), std::move(raw)};
-        if (!push_hash_job(std::move(job))) {
-            Event unhashed = std::move(job.event);  // NOLINT(bugprone-use-after-move): moved only on success
+        if (!hash_jobs_.try_push(std::move(job))) {
+            Event unhashed = std::move(job.event);  // NOLINT(bugprone-use-after-move): try_push moves only on success
             nlohmann::json detail =
                 unhashed.detail ? nlohmann::json::parse(*unhashed.detail, nullptr, false) : nlohmann::json::object();
             if (!detail.is_object()) detail = nlohmann::json::object();
@@ -517,46 +506,6 @@ void Agent::record(Event&& e, RawEvent&& raw, bool may_wait) {
         enqueue(std::move(e));
     }
     for (auto& alert : alerts) enqueue(std::move(alert));
-}
-
-bool Agent::push_hash_job(HashJob&& job) {
-    {
-        const std::scoped_lock lock(hash_paths_mu_);
-        if (job.event.path) ++hash_paths_[*job.event.path];
-        if (job.event.old_path) ++hash_paths_[*job.event.old_path];
-    }
-    if (hash_jobs_.try_push(std::move(job))) return true;
-    release_hash_paths(job.event.path, job.event.old_path);  // NOLINT(bugprone-use-after-move): moved only on success
-    return false;
-}
-
-void Agent::release_hash_paths(const std::optional<std::string>& path, const std::optional<std::string>& old_path) {
-    const std::scoped_lock lock(hash_paths_mu_);
-    for (const auto* p : {&path, &old_path}) {
-        if (!*p) continue;
-        const auto it = hash_paths_.find(**p);
-        if (it != hash_paths_.end() && --it->second == 0) hash_paths_.erase(it);
-    }
-}
-
-bool Agent::behind_queued_hash(const Event& e, bool is_dir) {
-    const std::scoped_lock lock(hash_paths_mu_);
-    if (hash_paths_.empty()) return false;
-    auto named = [&](const std::optional<std::string>& path) {
-        if (!path || path->empty()) return false;
-        for (std::string_view p = *path;;) {  // the path and each directory above it
-            if (hash_paths_.find(p) != hash_paths_.end()) return true;
-            const auto slash = p.rfind('/');
-            if (slash == std::string_view::npos || slash == 0) break;
-            p = p.substr(0, slash);
-        }
-        if (!is_dir) return false;
-        const std::string below = *path + "/";
-        for (const auto& [queued, count] : hash_paths_)
-            if (queued.compare(0, below.size(), below) == 0) return true;
-        return false;
-    };
-    return named(e.path) || named(e.old_path);
 }
 
 void Agent::on_overflow(Source source, const std::string& what) {
@@ -575,25 +524,12 @@ void Agent::hash_loop() {
     std::vector<HashJob> jobs;
     for (;;) {
         jobs.clear();
-        if (test_only_hash_stall_ms_ > 0)
-            std::this_thread::sleep_for(std::chrono::milliseconds(test_only_hash_stall_ms_));
         hash_jobs_.pop_batch(jobs, 64, std::chrono::milliseconds(100));
         if (jobs.empty()) {
             if (hash_jobs_.closed_and_empty()) return;
             continue;
         }
         for (auto& job : jobs) {
-            // Released once this job's row (if any) is queued for the writer: events naming
-            // its paths stop going through this queue only then (see behind_queued_hash).
-            struct Release {
-                Agent& agent;
-                std::optional<std::string> path, old_path;
-                ~Release() { agent.release_hash_paths(path, old_path); }
-            } const release{*this, job.event.path, job.event.old_path};
-            if (job.pass_through) {
-                enqueue(std::move(job.event));
-                continue;
-            }
             Event& e = job.event;
             const std::string path = e.path.value_or("");
             auto fd = source_->open_for_hash(job.raw);
@@ -636,10 +572,8 @@ void Agent::fill_hash(Event& e, const std::optional<Sha256Digest>& after, const 
         const std::scoped_lock lock(known_mu_);
         auto it = known_.find(path);
         if (it != known_.end()) before = it->second;
-        // Only a path still known: one renamed or deleted since the write has moved on in
-        // known_ (its new name keeps the last content known, which a rescan compares).
-        if (after && it != known_.end()) {
-            it->second = after;
+        if (after) {
+            known_[path] = after;
             note_touched(path);
         }
     }

@@ -17,9 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <string_view>
 #include <thread>
-#include <unordered_map>
 
 #include "agent/attribution.h"
 #include "agent/audit_join.h"
@@ -68,22 +66,7 @@ private:
         // A file whose content the agent does not know, renamed (see rehash_renamed): its
         // row is recorded only if it is a regular file that could be hashed.
         bool only_if_hashed = false;
-        // Nothing to hash: an event about a path that a queued job names, sent through the
-        // hasher's queue so that its row follows that job's (see behind_queued_hash).
-        bool pass_through = false;
     };
-    // Rows leave the hasher later than the events after them leave the reader: a file
-    // written, then renamed before its hash was taken, would be recorded renamed first and
-    // written after, under a name it no longer has. So an event that changes what is where
-    // (create, delete, rename, attrib) and names a path a queued job names — the path, a
-    // directory above it, or for a directory a path below it — goes through the hasher's
-    // queue too, and the record keeps the order of those events. Opens and reads, the
-    // bulk of a busy access-watched tree, change nothing and go straight to the writer.
-    // push_hash_job counts the paths of each queued job (false: refused, nothing counted);
-    // the hasher releases them once the job's row is queued for the writer.
-    bool push_hash_job(HashJob&& job);
-    void release_hash_paths(const std::optional<std::string>& path, const std::optional<std::string>& old_path);
-    bool behind_queued_hash(const Event& e, bool is_dir);
     // A watcher that hashes by name (inotify) cannot hash a file renamed before its turn:
     // after a rename, each file under the new name whose content is unknown is hashed
     // again, and a scan row records its content. Runs on the main thread.
@@ -166,14 +149,7 @@ private:
     std::uint64_t raw_events_ = 0;
     static constexpr std::uint64_t kBurstEvents = 32;
     static constexpr std::chrono::milliseconds kBurstPause{2};
-    std::mutex hash_paths_mu_;
-    struct PathHash {  // lookups by string_view: no string built per event
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-    std::unordered_map<std::string, std::uint32_t, PathHash, std::equal_to<>> hash_paths_;  // hash_paths_mu_
-    int test_only_hash_stall_ms_ = 0;  // VIGIL_TEST_ONLY_HASH_STALL_MS: the hasher waits before each batch
-    int test_only_stall_ms_ = 0;       // VIGIL_TEST_ONLY_STALL_MS: see run()
+    int test_only_stall_ms_ = 0;  // VIGIL_TEST_ONLY_STALL_MS: see run()
 
     std::mutex known_mu_;
     KnownState known_;  // last known content per path
