@@ -171,15 +171,15 @@ Actor Attributor::resolve(pid_t pid, int pidfd, std::int64_t event_boot_ns) {
         if (cache_.size() >= kMaxCached) cache_.clear();  // closes the pidfds held
         cache_[pid] = Cached{UniqueFd(), start_ticks, event_boot_ns, 0, a};
     }
-    // With a pidfd: if the process was reaped meanwhile, the pid may have been recycled
-    // between the event and our reads, so nothing we read can be trusted.
-    const std::int64_t checked_ns = boottime_now_ns();
-    if (pidfd >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) < 0 && errno == ESRCH) {
-        cache_.erase(pid);
-        ++unresolved_;
-        return none;
-    }
     if (pidfd >= 0) {
+        // If the process was reaped meanwhile, the pid may have been recycled between the
+        // event and our reads, so nothing we read can be trusted.
+        const std::int64_t checked_ns = boottime_now_ns();
+        if (::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) < 0 && errno == ESRCH) {
+            cache_.erase(pid);
+            ++unresolved_;
+            return none;
+        }
         // What was read is now known to be this pidfd's process: from here on the cache
         // recognises it by this pidfd.
         Cached& c = cache_[pid];

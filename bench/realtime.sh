@@ -197,30 +197,28 @@ wait_caught_up() {
     done
 }
 
+wait_ready() {  # wait_ready PID ERR_FILE NAME TENTHS: until ERR_FILE says "ready"; dies if PID exits or time runs out
+    local i
+    for ((i = 0; i < $4; i++)); do
+        grep -q ready "$2" 2>/dev/null && return
+        kill -0 "$1" 2>/dev/null || die "$3 exited: $(cat "$2")"
+        sleep 0.1
+    done
+    grep -q ready "$2" || die "$3 not ready after $(($4 / 10)) s"
+}
 start_vigild() {  # start_vigild WATCHER NAME [POLICY]
     rm -f "$DB" "$DB-wal" "$DB-shm" "$DB.agent.status" "$DB.key" "$DB.verification-key"  # a fresh sealed database each run
     /usr/bin/time -f '%e %U %S %M' -o "$WORK/$2.agent.time" \
         "$VIGILD" --policy "${3:-$POLICY}" --db "$DB" --watcher "$1" 2>"$WORK/$2.agent.err" &
     time_pid=$!
-    local i
-    for ((i = 0; i < 600; i++)); do
-        grep -q ready "$WORK/$2.agent.err" 2>/dev/null && break
-        kill -0 "$time_pid" 2>/dev/null || die "vigild exited: $(cat "$WORK/$2.agent.err")"
-        sleep 0.1
-    done
-    grep -q ready "$WORK/$2.agent.err" || die "vigild not ready after 60 s"
+    wait_ready "$time_pid" "$WORK/$2.agent.err" vigild 600
     agent_pid=$(pgrep -P "$time_pid")
     [[ -n $agent_pid ]] || die "cannot find vigild's pid"
 }
 start_floor() {  # start_floor NAME: the minimal fanotify reader (bench/fanotify_floor.cpp)
     "$FLOOR" "$TREE" 2000 >"$WORK/$1.floor.out" 2>"$WORK/$1.floor.err" &
     floor_pid=$!
-    local i
-    for ((i = 0; i < 100; i++)); do
-        grep -q ready "$WORK/$1.floor.err" 2>/dev/null && break
-        kill -0 "$floor_pid" 2>/dev/null || die "fanotify_floor exited: $(cat "$WORK/$1.floor.err")"
-        sleep 0.1
-    done
+    wait_ready "$floor_pid" "$WORK/$1.floor.err" fanotify_floor 100
 }
 stop_floor() {
     kill -TERM "$floor_pid"
