@@ -446,9 +446,11 @@ void Agent::on_event(RawEvent&& raw) {
         }
     }
 
-    if (rename_unknown) rehash_renamed(raw.path, rule);
-    if (!coalescer_.admit(e, raw)) return;  // folded into this second's row for its key
-    record(std::move(e), std::move(raw));
+    // The rename's row first: a rehash is recorded under the new name, and a row for it
+    // ahead of the rename would be moved back to unknown content by the rename's replay.
+    const std::string renamed_to = rename_unknown ? raw.path : std::string();
+    if (coalescer_.admit(e, raw)) record(std::move(e), std::move(raw));  // else folded into its second's row
+    if (rename_unknown) rehash_renamed(renamed_to, rule);
 }
 
 void Agent::rehash_renamed(const std::string& to, std::optional<std::uint32_t> rule) {
