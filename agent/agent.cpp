@@ -313,11 +313,7 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
                     RawEvent raw;
                     raw.path = child;
                     raw.object = source.object_at(fd.get(), ent->d_name);
-                    if (!hash_jobs_.try_push(HashJob{written, std::move(raw)})) {
-                        enqueue(std::move(written));  // unhashed; the next rescan compares content
-                        const std::scoped_lock lock(known_mu_);
-                        rescan_pending_ = true;
-                    }
+                    hash_then_record(std::move(written), std::move(raw), false);
                 }
             }
             // Not into another filesystem, nor into a bind mount of this one (the walk's rule:
@@ -381,15 +377,52 @@ void Agent::note_unrecorded(const Event& e) {
 }
 
 void Agent::enqueue(Event event) {
-    if (!events_.try_push(std::move(event))) {
-        const std::int64_t now = realtime_now_ns();
+    if (!events_.try_push(std::move(event))) refused(event);  // NOLINT(bugprone-use-after-move): moved only on success
+}
+
+void Agent::refused(const Event& e) {
+    const std::int64_t now = realtime_now_ns();
+    const std::scoped_lock lock(known_mu_);
+    note_unrecorded(e);
+    if (lost_ == 0) first_lost_ns_ = now;
+    last_lost_ns_ = now;
+    ++lost_;
+    rescan_pending_ = true;
+}
+
+void Agent::hash_then_record(Event&& e, RawEvent&& raw, bool only_if_hashed) {
+    if (rescan_running_.load() && e.path) {
+        // Its row will be newer than the walk whatever the queue's order: the rescan must
+        // not queue a finding for the path behind it (see rescan).
         const std::scoped_lock lock(known_mu_);
-        note_unrecorded(event);  // NOLINT(bugprone-use-after-move): try_push moves only on success
-        if (lost_ == 0) first_lost_ns_ = now;
-        last_lost_ns_ = now;
-        ++lost_;
-        rescan_pending_ = true;
+        note_touched(*e.path);
     }
+    auto slot = events_.reserve();
+    if (!slot.reserved()) {
+        if (!only_if_hashed) {
+            refused(e);
+            return;
+        }
+        const std::scoped_lock lock(known_mu_);
+        rescan_pending_ = true;  // the rescan compares content instead
+        return;
+    }
+    HashJob job{std::move(e), std::move(raw), only_if_hashed, std::move(slot), path_moves_.load()};
+    if (hash_jobs_.try_push(std::move(job))) return;
+    // NOLINTBEGIN(bugprone-use-after-move): try_push moves only on success
+    if (!job.only_if_hashed) {
+        Event& unhashed = job.event;
+        nlohmann::json detail =
+            unhashed.detail ? nlohmann::json::parse(*unhashed.detail, nullptr, false) : nlohmann::json::object();
+        if (!detail.is_object()) detail = nlohmann::json::object();
+        detail["hash"] = "skipped: hash queue full; the next rescan compares content";
+        unhashed.detail = detail.dump();
+        job.slot.fill(std::move(unhashed));
+    }
+    job.slot.cancel();
+    // NOLINTEND(bugprone-use-after-move)
+    const std::scoped_lock lock(known_mu_);
+    rescan_pending_ = true;
 }
 
 void Agent::on_event(RawEvent&& raw) {
@@ -417,6 +450,7 @@ void Agent::on_event(RawEvent&& raw) {
     {
         const std::scoped_lock lock(known_mu_);
         if (raw.action == Action::Delete) {
+            ++path_moves_;
             auto it = known_.find(raw.path);
             if (it != known_.end()) {
                 if (it->second) e.sha256_before = std::string(digest_bytes(*it->second));
@@ -427,6 +461,7 @@ void Agent::on_event(RawEvent&& raw) {
             // Everything under a renamed directory moves with it.
             // Moved out of every tree: no longer known (a rescan would call it deleted).
             const bool stays = !raw.path.empty() && matcher_->rule_for(raw.path).has_value();
+            ++path_moves_;
             rename_known(known_, *e.old_path, raw.path, stays, [this](const std::string& p) { note_touched(p); });
             if (stays && source_->hashes_by_name()) rename_unknown = true;
         } else if (raw.action == Action::Create) {
@@ -468,11 +503,7 @@ void Agent::rehash_renamed(const std::string& to, std::optional<std::uint32_t> r
         e.detail = R"({"reason":"renamed before its content could be hashed by name: hashed under the new name"})";
         RawEvent raw;
         raw.path = std::move(path);
-        HashJob job{std::move(e), std::move(raw), true};
-        if (!hash_jobs_.try_push(std::move(job))) {
-            const std::scoped_lock lock(known_mu_);
-            rescan_pending_ = true;  // the rescan compares content instead
-        }
+        hash_then_record(std::move(e), std::move(raw), true);
     }
 }
 
@@ -492,18 +523,7 @@ void Agent::record(Event&& e, RawEvent&& raw, bool may_wait) {
     // Expectations and leak signs, for every event recorded (agent/event_judge.h).
     std::vector<Event> alerts = judge_.judge(e, *policy_, *matcher_, boottime_now_ns());
     if (raw.action == Action::Modify && !raw.is_dir) {
-        HashJob job{std::move(e), std::move(raw)};
-        if (!hash_jobs_.try_push(std::move(job))) {
-            Event unhashed = std::move(job.event);  // NOLINT(bugprone-use-after-move): try_push moves only on success
-            nlohmann::json detail =
-                unhashed.detail ? nlohmann::json::parse(*unhashed.detail, nullptr, false) : nlohmann::json::object();
-            if (!detail.is_object()) detail = nlohmann::json::object();
-            detail["hash"] = "skipped: hash queue full; the next rescan compares content";
-            unhashed.detail = detail.dump();
-            enqueue(std::move(unhashed));
-            const std::scoped_lock lock(known_mu_);
-            rescan_pending_ = true;
-        }
+        hash_then_record(std::move(e), std::move(raw), false);
     } else {
         enqueue(std::move(e));
     }
@@ -526,55 +546,64 @@ void Agent::hash_loop() {
     std::vector<HashJob> jobs;
     for (;;) {
         jobs.clear();
+        if (test_only_hash_stall_ms_ > 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(test_only_hash_stall_ms_));
         hash_jobs_.pop_batch(jobs, 64, std::chrono::milliseconds(100));
         if (jobs.empty()) {
             if (hash_jobs_.closed_and_empty()) return;
             continue;
         }
         for (auto& job : jobs) {
-            Event& e = job.event;
-            const std::string path = e.path.value_or("");
-            auto fd = source_->open_for_hash(job.raw);
-            std::optional<Sha256Digest> after;
-            std::string problem;
-            if (job.only_if_hashed) {
-                // Gone or renamed again (the next rename retries), or not a regular file.
-                struct stat st {};
-                if (!fd || ::fstat(fd->get(), &st) < 0 || !S_ISREG(st.st_mode)) continue;
-            }
-            if (fd) {
-                struct stat st {};
-                if (::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode) &&
-                    static_cast<std::uint64_t>(st.st_size) > inline_hash_bytes_.load()) {
-                    defer_hash(std::move(e), std::move(fd.value()), static_cast<std::uint64_t>(st.st_size));
-                    continue;
-                }
-                auto digest = hash_fd(fd->get(), path);
-                if (digest) {
-                    after = digest->digest;
-                } else if (job.only_if_hashed) {
-                    continue;
-                } else {
-                    problem = digest.error().message();
-                }
-            } else {
-                problem =
-                    fd.error().code.value() == ESTALE ? "deleted before it could be hashed" : fd.error().message();
-            }
-            fill_hash(e, after, problem);
-            enqueue(std::move(e));
+            hash_job(std::move(job));
+            job.slot.cancel();  // NOLINT(bugprone-use-after-move): a job left unrecorded frees its place now
         }
     }
 }
 
-void Agent::fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem) {
+void Agent::hash_job(HashJob&& job) {
+    Event& e = job.event;
+    const std::string path = e.path.value_or("");
+    auto fd = source_->open_for_hash(job.raw);
+    std::optional<Sha256Digest> after;
+    std::string problem;
+    if (job.only_if_hashed) {
+        // Gone or renamed again (the next rename retries), or not a regular file.
+        struct stat st {};
+        if (!fd || ::fstat(fd->get(), &st) < 0 || !S_ISREG(st.st_mode)) return;
+    }
+    if (fd) {
+        struct stat st {};
+        if (::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode) &&
+            static_cast<std::uint64_t>(st.st_size) > inline_hash_bytes_.load()) {
+            defer_hash(std::move(job), std::move(fd.value()), static_cast<std::uint64_t>(st.st_size));
+            return;
+        }
+        auto digest = hash_fd(fd->get(), path);
+        if (digest) {
+            after = digest->digest;
+        } else if (job.only_if_hashed) {
+            return;
+        } else {
+            problem = digest.error().message();
+        }
+    } else {
+        problem = fd.error().code.value() == ESTALE ? "deleted before it could be hashed" : fd.error().message();
+    }
+    fill_hash(e, after, problem, job.path_moves);
+    job.slot.fill(std::move(e));
+}
+
+void Agent::fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem,
+                      std::uint64_t path_moves) {
     const std::string path = e.path.value_or("");
     std::optional<Sha256Digest> before;
     {
         const std::scoped_lock lock(known_mu_);
         auto it = known_.find(path);
         if (it != known_.end()) before = it->second;
-        if (after) {
+        // Not known and nothing moved since the write: a file whose create went unseen,
+        // known from now on. Not known after a rename or delete: the name is stale.
+        if (after && (it != known_.end() || path_moves == path_moves_.load())) {
             known_[path] = after;
             note_touched(path);
         }
@@ -588,8 +617,9 @@ void Agent::fill_hash(Event& e, const std::optional<Sha256Digest>& after, const 
     if (!detail.empty()) e.detail = detail.dump();
 }
 
-void Agent::defer_hash(Event&& e, UniqueFd fd, std::uint64_t size) {
-    BackgroundHasher::Job job{e, std::move(fd), realtime_now_ns(), 0};
+void Agent::defer_hash(HashJob&& hash_job, UniqueFd fd, std::uint64_t size) {
+    Event& e = hash_job.event;
+    BackgroundHasher::Job job{e, std::move(fd), realtime_now_ns(), 0, hash_job.path_moves};
     const bool queued = big_hasher_->submit(std::move(job));
     nlohmann::json detail = e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
     if (!detail.is_object()) detail = nlohmann::json::object();
@@ -603,7 +633,7 @@ void Agent::defer_hash(Event&& e, UniqueFd fd, std::uint64_t size) {
         rescan_pending_ = true;
     }
     e.detail = detail.dump();
-    enqueue(std::move(e));
+    hash_job.slot.fill(std::move(e));
 }
 
 // On the background hasher's thread. The result is a row of its own, dated when the hash
@@ -626,7 +656,7 @@ void Agent::on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&&
     } else {
         problem = digest.error().message();
     }
-    fill_hash(e, after, problem);
+    fill_hash(e, after, problem, job.path_moves);
     enqueue(std::move(e));
 }
 
@@ -662,8 +692,8 @@ void Agent::rescan(const char* reason) {
     std::uint64_t deleted = 0;
     {
         const std::scoped_lock lock(known_mu_);
-        const std::set<std::string> touched = std::move(*touched_during_rescan_);
-        touched_during_rescan_.reset();
+        // Still collected while the findings are queued (see below).
+        const std::set<std::string>& touched = *touched_during_rescan_;
         for (const auto& [path, digest] : fresh) {
             if (touched.count(path) != 0) continue;
             auto it = known_.find(path);
@@ -709,6 +739,7 @@ void Agent::rescan(const char* reason) {
             }
         }
         known_ = std::move(fresh);
+        ++path_moves_;
     }
     // The rescanner may wait for room in the queue (the writer is behind, the disk is
     // full): what a rescan finds is the repair of a loss and must not be lost itself.
@@ -721,9 +752,10 @@ void Agent::rescan(const char* reason) {
     while (!events_.try_push(std::move(summary)))  // NOLINT(bugprone-use-after-move): moved only on success
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     // Each finding is queued under known_mu_, and only while known_ still holds what the
-    // rescan put there: an event row for the path queued since then (the hasher and the
-    // watcher update known_ before they queue) is newer than the walk, and a finding
-    // queued after it would make the record end on stale content.
+    // rescan put there and no event touched the path since the walk began: an event row
+    // for the path queued since then is newer than the walk, and a finding queued after
+    // it would make the record end on stale content. That includes a write whose row has
+    // its place in the queue but waits for its hash (touched when its place was taken).
     std::size_t next = 0;
     while (next < changes.size()) {
         bool full = false;
@@ -735,7 +767,7 @@ void Agent::rescan(const char* reason) {
                 const auto it = known_.find(c.path);
                 const bool current =
                     c.action == Action::Delete ? it == known_.end() : it != known_.end() && it->second == c.after;
-                if (!current) continue;
+                if (!current || touched_during_rescan_->count(c.path) != 0) continue;
                 Event e = scan_event(c.action, c.path, matcher_->rule_for(c.path));
                 if (c.before) e.sha256_before = std::string(digest_bytes(*c.before));
                 if (c.after) e.sha256_after = std::string(digest_bytes(*c.after));
@@ -750,6 +782,8 @@ void Agent::rescan(const char* reason) {
         }
         if (full) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    const std::scoped_lock lock(known_mu_);
+    touched_during_rescan_.reset();
 }
 
 void Agent::reload_policy() {

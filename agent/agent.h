@@ -66,7 +66,16 @@ private:
         // A file whose content the agent does not know, renamed (see rehash_renamed): its
         // row is recorded only if it is a regular file that could be hashed.
         bool only_if_hashed = false;
+        // The row's place among the rows (agent/bounded_queue.h): taken when the event was
+        // read, filled by the hasher, so a later rename's or delete's row never lands first.
+        BoundedQueue<Event>::Slot slot;
+        std::uint64_t path_moves = 0;  // path_moves_ when queued (see fill_hash)
     };
+    // Reserves the row's place, then queues its hash. When the hash queue is full the row
+    // is recorded unhashed (only_if_hashed: not at all) and a rescan compares content.
+    void hash_then_record(Event&& e, RawEvent&& raw, bool only_if_hashed);
+    // A row the full writer queue refused: counted, and repaired by the next rescan.
+    void refused(const Event& e);
     // A watcher that hashes by name (inotify) cannot hash a file renamed before its turn:
     // after a rename, each file under the new name whose content is unknown is hashed
     // again, and a scan row records its content. Runs on the main thread.
@@ -94,11 +103,15 @@ private:
     void record(Event&& e, RawEvent&& raw, bool may_wait = true);
     void record_folded(Coalescer::Folded&& folded);
     void hash_loop();
+    void hash_job(HashJob&& job);  // on the hasher's thread: fills or cancels the job's slot
     // A file over limits.inline_hash_mb: its row now (hash_pending), its hash later.
-    void defer_hash(Event&& e, UniqueFd fd, std::uint64_t size);
+    void defer_hash(HashJob&& job, UniqueFd fd, std::uint64_t size);
     void on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&& digest);
-    // The hash columns and detail of a row whose file was hashed (or could not be).
-    void fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem);
+    // The hash columns and detail of a row whose file was hashed (or could not be), and
+    // known_'s content for its path, unless the path was renamed or deleted since
+    // `path_moves` and is no longer known (the hash would bring back a stale name).
+    void fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem,
+                   std::uint64_t path_moves);
     void reload_policy();
     void publish_status(const char* state);
     // `reason` goes into the rescan row's detail: a restart, or events lost.
@@ -149,7 +162,8 @@ private:
     std::uint64_t raw_events_ = 0;
     static constexpr std::uint64_t kBurstEvents = 32;
     static constexpr std::chrono::milliseconds kBurstPause{2};
-    int test_only_stall_ms_ = 0;  // VIGIL_TEST_ONLY_STALL_MS: see run()
+    int test_only_stall_ms_ = 0;       // VIGIL_TEST_ONLY_STALL_MS: see run()
+    int test_only_hash_stall_ms_ = 0;  // VIGIL_TEST_ONLY_HASH_STALL_MS: the hasher waits before each batch
 
     std::mutex known_mu_;
     KnownState known_;  // last known content per path
@@ -166,8 +180,11 @@ private:
     // Bounded by the tree: one entry per distinct path, whatever the storm.
     std::set<std::string> unrecorded_;
     void note_unrecorded(const Event& e);  // known_mu_ held
-    std::uint64_t lost_ = 0;               // events that did not fit in the queue since the last overflow row
-    std::int64_t first_lost_ns_ = 0;       // when the first and the last of them were refused
+    // Renames, deletes and rescans of known_ so far: a hash taken after one of them may
+    // name a path the file no longer has, and then must not put that path back.
+    std::atomic<std::uint64_t> path_moves_{0};
+    std::uint64_t lost_ = 0;          // events that did not fit in the queue since the last overflow row
+    std::int64_t first_lost_ns_ = 0;  // when the first and the last of them were refused
     std::int64_t last_lost_ns_ = 0;
     bool rescan_pending_ = false;
     // Set when the database already had a baseline: the first rescan, right after start,

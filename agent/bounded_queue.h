@@ -2,6 +2,11 @@
 // reader) use try_push and count what did not fit; the consumer takes batches. Bounded
 // by a count and, when given a cost function, by the bytes its items hold: a burst of
 // small events may queue deep, a few huge ones may not.
+//
+// A producer that needs time to complete an item (the hasher, for a write's row) reserves
+// its place first: the item is filled in later from any thread, and the consumer never
+// takes anything past a place not yet filled. Rows keep the order their events happened
+// in even when some of them wait for work on another thread.
 #pragma once
 
 #include <algorithm>
@@ -12,6 +17,7 @@
 #include <deque>
 #include <iterator>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace vigil::agent {
@@ -46,7 +52,7 @@ public:
                 ++dropped_;
                 return false;
             }
-            items_.push_back(std::move(item));
+            items_.push_back(Entry{std::move(item), State::Ready});
             bytes_ += cost;
             max_depth_ = std::max(max_depth_, items_.size());
             max_bytes_ = std::max(max_bytes_, bytes_);
@@ -55,16 +61,71 @@ public:
         return true;
     }
 
+    // A place in the queue, filled or cancelled exactly once; dropped unfilled, it is
+    // cancelled, so the consumer never waits for an owner that has gone.
+    class Slot {
+    public:
+        Slot() = default;
+        Slot(Slot&& other) noexcept : queue_(std::exchange(other.queue_, nullptr)), id_(other.id_) {}
+        Slot& operator=(Slot&& other) noexcept {
+            if (this != &other) {
+                cancel();
+                queue_ = std::exchange(other.queue_, nullptr);
+                id_ = other.id_;
+            }
+            return *this;
+        }
+        Slot(const Slot&) = delete;
+        Slot& operator=(const Slot&) = delete;
+        ~Slot() { cancel(); }
+
+        bool reserved() const { return queue_ != nullptr; }
+        // Never fails, even past the byte bound or after close(): the place was taken when
+        // there was room.
+        void fill(T&& item) {
+            if (queue_ != nullptr) std::exchange(queue_, nullptr)->complete(id_, &item);
+        }
+        void cancel() {
+            if (queue_ != nullptr) std::exchange(queue_, nullptr)->complete(id_, nullptr);
+        }
+
+    private:
+        friend class BoundedQueue;
+        Slot(BoundedQueue* queue, std::uint64_t id) : queue_(queue), id_(id) {}
+        BoundedQueue* queue_ = nullptr;
+        std::uint64_t id_ = 0;
+    };
+
+    // Never waits. An unreserved Slot when full or closed (counted as dropped, as try_push).
+    [[nodiscard]] Slot reserve() {
+        const std::scoped_lock lock(mu_);
+        if (closed_ || items_.size() >= capacity_ || bytes_ > byte_capacity_) {
+            ++dropped_;
+            return {};
+        }
+        items_.push_back(Entry{T{}, State::Reserved});
+        max_depth_ = std::max(max_depth_, items_.size());
+        return Slot(this, head_id_ + items_.size() - 1);
+    }
+
     // Waits up to `wait` for an item, then moves up to `max` items into `out`.
+    // Stops at the first place reserved and not yet filled: what follows it waits.
     std::size_t pop_batch(std::vector<T>& out, std::size_t max, std::chrono::milliseconds wait) {
         std::unique_lock lock(mu_);
-        cv_.wait_for(lock, wait, [&] { return closed_ || !items_.empty(); });
-        const auto n = static_cast<std::ptrdiff_t>(std::min(max, items_.size()));
-        if (cost_ != nullptr)
-            for (auto it = items_.begin(); it != items_.begin() + n; ++it) bytes_ -= std::min(bytes_, cost_(*it));
-        std::move(items_.begin(), items_.begin() + n, std::back_inserter(out));
-        items_.erase(items_.begin(), items_.begin() + n);
-        return static_cast<std::size_t>(n);
+        cv_.wait_for(lock, wait, [&] {
+            return (closed_ && items_.empty()) || (!items_.empty() && items_.front().state != State::Reserved);
+        });
+        std::size_t taken = 0;
+        auto it = items_.begin();
+        for (; it != items_.end() && taken < max && it->state != State::Reserved; ++it) {
+            if (it->state == State::Cancelled) continue;
+            if (cost_ != nullptr) bytes_ -= std::min(bytes_, cost_(it->item));
+            out.push_back(std::move(it->item));
+            ++taken;
+        }
+        head_id_ += static_cast<std::uint64_t>(it - items_.begin());
+        items_.erase(items_.begin(), it);
+        return taken;
     }
 
     void close() {
@@ -92,9 +153,35 @@ public:
     }
 
 private:
+    enum class State : std::uint8_t { Ready, Reserved, Cancelled };
+    struct Entry {
+        T item;
+        State state;
+    };
+
+    void complete(std::uint64_t id, T* item) {
+        bool front = false;
+        {
+            const std::scoped_lock lock(mu_);
+            Entry& entry = items_[static_cast<std::size_t>(id - head_id_)];
+            if (item != nullptr) {
+                entry.item = std::move(*item);
+                entry.state = State::Ready;
+                const std::size_t cost = cost_ != nullptr ? cost_(entry.item) : 0;
+                bytes_ += cost;
+                max_bytes_ = std::max(max_bytes_, bytes_);
+            } else {
+                entry.state = State::Cancelled;
+            }
+            front = id == head_id_;
+        }
+        if (front) cv_.notify_one();
+    }
+
     mutable std::mutex mu_;
     std::condition_variable cv_;
-    std::deque<T> items_;
+    std::deque<Entry> items_;
+    std::uint64_t head_id_ = 0;  // the id of items_.front(); ids count every place ever queued
     std::size_t capacity_;
     Cost cost_;
     std::size_t byte_capacity_;

@@ -1,10 +1,13 @@
 // The agent's queue between the kernel reader and the writer: bounded by count and by the
-// bytes its items hold, never waiting on push, moving an item only when it was queued.
+// bytes its items hold, never waiting on push, moving an item only when it was queued,
+// keeping the order of places reserved for items completed later.
 #include "agent/bounded_queue.h"
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -37,5 +40,68 @@ TEST_CASE("the event queue is bounded by count as well", "[unit]") {
     std::vector<std::string> out;
     q.pop_batch(out, 10, std::chrono::milliseconds(0));
     CHECK(out.size() == 2);
+    CHECK(q.closed_and_empty());
+}
+
+TEST_CASE("a reserved place holds back what follows it until it is filled", "[unit]") {
+    vigil::agent::BoundedQueue<std::string> q(10, &cost_of, 100);
+    REQUIRE(q.try_push("before"));
+    auto slot = q.reserve();
+    REQUIRE(slot.reserved());
+    REQUIRE(q.try_push("after"));
+    std::vector<std::string> out;
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 1);  // stops at the open place
+    CHECK(out == std::vector<std::string>{"before"});
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(20)) == 0);  // waited, still open
+    // Filled from another thread while the consumer waits: it wakes and takes both, in order.
+    std::thread filler([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        slot.fill(std::string(70, 'f'));  // past the byte bound: a reserved place never fails
+    });
+    out.clear();
+    CHECK(q.pop_batch(out, 10, std::chrono::seconds(10)) == 2);
+    filler.join();
+    REQUIRE(out.size() == 2);
+    CHECK(out[0] == std::string(70, 'f'));
+    CHECK(out[1] == "after");
+    CHECK_FALSE(slot.reserved());
+    CHECK(q.stats().bytes == 0);
+}
+
+TEST_CASE("a place cancelled or dropped unfilled is skipped, never waited for", "[unit]") {
+    vigil::agent::BoundedQueue<std::string> q(10);
+    auto cancelled = q.reserve();
+    {
+        auto dropped = q.reserve();  // its owner goes away without filling it
+        REQUIRE(dropped.reserved());
+    }
+    auto moved_from = q.reserve();
+    auto owner = std::move(moved_from);  // the place follows the move; cancelled once
+    REQUIRE(q.try_push("x"));
+    cancelled.cancel();
+    owner.cancel();
+    owner.cancel();  // a second cancel is a no-op
+    std::vector<std::string> out;
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 1);
+    CHECK(out == std::vector<std::string>{"x"});
+    q.close();
+    CHECK(q.closed_and_empty());
+}
+
+TEST_CASE("no place is reserved in a full or closed queue", "[unit]") {
+    vigil::agent::BoundedQueue<std::string> q(1);
+    REQUIRE(q.try_push("a"));
+    CHECK_FALSE(q.reserve().reserved());
+    CHECK(q.stats().dropped == 1);
+    std::vector<std::string> out;
+    q.pop_batch(out, 10, std::chrono::milliseconds(0));
+    auto open = q.reserve();
+    REQUIRE(open.reserved());
+    q.close();
+    CHECK_FALSE(q.reserve().reserved());
+    CHECK_FALSE(q.closed_and_empty());  // the open place still has to come
+    open.fill("late");                  // and may still be filled after close
+    out.clear();
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 1);
     CHECK(q.closed_and_empty());
 }

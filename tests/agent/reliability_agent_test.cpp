@@ -560,3 +560,51 @@ TEST_CASE("inotify: files renamed before their write is hashed are hashed under 
         CHECK(it->second == std::string(vigil::digest_bytes(digest.value())));
     }
 }
+
+TEST_CASE("a write's row comes before the rename or delete that follows it, however late its hash",
+          "[kernel][agent][reliability]") {
+    // The hasher waits 300 ms before each batch: every write below is renamed, deleted or
+    // moved with its directory before its hash is taken.
+    REQUIRE(::setenv("VIGIL_TEST_ONLY_HASH_STALL_MS", "300", 1) == 0);
+    struct Unset {
+        ~Unset() { ::unsetenv("VIGIL_TEST_ONLY_HASH_STALL_MS"); }
+    } const unset;
+    for (const char* watcher : {"fanotify", "inotify"}) {
+        INFO(watcher);
+        Agent agent(watcher, "", false);
+        const std::string late = agent.root + "/late";
+        vigil::test::make_dirs(late + "/dir");  // watched from the start (inotify: not a new directory)
+        agent.start();
+        vigil::test::write_file(late + "/a", "first\n");
+        REQUIRE(::rename((late + "/a").c_str(), (late + "/b").c_str()) == 0);
+        vigil::test::write_file(late + "/gone", "short-lived\n");
+        REQUIRE(::unlink((late + "/gone").c_str()) == 0);
+        vigil::test::write_file(late + "/dir/inner", "inner\n");
+        REQUIRE(::rename((late + "/dir").c_str(), (late + "/moved").c_str()) == 0);
+        const bool seen = agent.wait_for("rename", late + "/moved", 30);
+        vigil::test::wait_caught_up(agent);
+        const auto rows = agent.stop();
+        if (!seen)
+            for (const auto& r : rows)
+                WARN(r.at("action").value_or("")
+                     << " " << r.at("path").value_or("") << " " << r.at("detail").value_or(""));
+        REQUIRE(seen);
+        auto first = [&](const char* action, const std::string& path) {
+            const auto it = std::find_if(rows.begin(), rows.end(), [&](const Row& r) {
+                return r.at("action") == action && r.at("path") == path;
+            });
+            REQUIRE(it != rows.end());
+            return it - rows.begin();
+        };
+        CHECK(first("modify", late + "/a") < first("rename", late + "/b"));
+        CHECK(first("modify", late + "/gone") < first("delete", late + "/gone"));
+        CHECK(first("modify", late + "/dir/inner") < first("rename", late + "/moved"));
+        // And the record, replayed in order, ends with the disk's names and contents (the
+        // directory itself is in the baseline, not in the record).
+        const auto recorded = replay(rows, late);
+        std::map<std::string, std::optional<std::string>> disk;
+        on_disk(late, disk);
+        disk.erase(late + "/moved");
+        CHECK(recorded == disk);
+    }
+}
