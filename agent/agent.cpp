@@ -304,6 +304,10 @@ void Agent::mark_tree(WatchSource& source, const std::string& root, std::uint32_
                 // Created before our mark existed: the kernel never told us; the scan does.
                 Event e = scan_event(Action::Create, child, rule_index);
                 e.detail = R"({"reason":"present in a new directory before it was watched"})";
+                {
+                    const std::scoped_lock lock(known_mu_);  // as for the kernel's creates (on_event)
+                    if (known_.emplace(child, std::nullopt).second) note_touched(child);
+                }
                 enqueue(std::move(e));
                 if (S_ISREG(st.st_mode) && st.st_size > 0 && ns_of(st.st_mtim) <= cutoff) {
                     // Its content was written unseen too: the hasher records it from the
@@ -407,7 +411,7 @@ void Agent::hash_then_record(Event&& e, RawEvent&& raw, bool only_if_hashed) {
         rescan_pending_ = true;  // the rescan compares content instead
         return;
     }
-    HashJob job{std::move(e), std::move(raw), only_if_hashed, std::move(slot), path_moves_.load()};
+    HashJob job{std::move(e), std::move(raw), only_if_hashed, std::move(slot)};
     if (hash_jobs_.try_push(std::move(job))) return;
     // NOLINTBEGIN(bugprone-use-after-move): try_push moves only on success
     if (!job.only_if_hashed) {
@@ -450,7 +454,6 @@ void Agent::on_event(RawEvent&& raw) {
     {
         const std::scoped_lock lock(known_mu_);
         if (raw.action == Action::Delete) {
-            ++path_moves_;
             auto it = known_.find(raw.path);
             if (it != known_.end()) {
                 if (it->second) e.sha256_before = std::string(digest_bytes(*it->second));
@@ -461,12 +464,23 @@ void Agent::on_event(RawEvent&& raw) {
             // Everything under a renamed directory moves with it.
             // Moved out of every tree: no longer known (a rescan would call it deleted).
             const bool stays = !raw.path.empty() && matcher_->rule_for(raw.path).has_value();
-            ++path_moves_;
+            if (raw.is_dir && touched_during_rescan_) {
+                moved_during_rescan_.insert(*e.old_path);
+                if (stays) moved_during_rescan_.insert(raw.path);
+            }
             rename_known(known_, *e.old_path, raw.path, stays, [this](const std::string& p) { note_touched(p); });
             if (stays && source_->hashes_by_name()) rename_unknown = true;
         } else if (raw.action == Action::Create) {
             known_.emplace(raw.path, std::nullopt);
             note_touched(raw.path);
+        } else if (raw.action == Action::Modify || raw.action == Action::Attrib) {
+            // Its row says the path exists (a create we never saw): so must known_, in the
+            // order of the rows, or no rescan would report its later delete. Its content
+            // follows from the hasher, only while the path is still known then.
+            if (auto it = known_.lower_bound(raw.path); it == known_.end() || it->first != raw.path) {
+                known_.emplace_hint(it, raw.path, std::nullopt);
+                note_touched(raw.path);
+            }
         }
     }
     if (new_dir) {
@@ -589,21 +603,20 @@ void Agent::hash_job(HashJob&& job) {
     } else {
         problem = fd.error().code.value() == ESTALE ? "deleted before it could be hashed" : fd.error().message();
     }
-    fill_hash(e, after, problem, job.path_moves);
+    fill_hash(e, after, problem);
     job.slot.fill(std::move(e));
 }
 
-void Agent::fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem,
-                      std::uint64_t path_moves) {
+void Agent::fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem) {
     const std::string path = e.path.value_or("");
     std::optional<Sha256Digest> before;
     {
         const std::scoped_lock lock(known_mu_);
         auto it = known_.find(path);
         if (it != known_.end()) before = it->second;
-        // Not known and nothing moved since the write: a file whose create went unseen,
-        // known from now on. Not known after a rename or delete: the name is stale.
-        if (after && (it != known_.end() || path_moves == path_moves_.load())) {
+        // The write made the path known (on_event, mark_tree): gone from known_ since, it
+        // was renamed or deleted after the write, and putting the name back would be stale.
+        if (after && it != known_.end()) {
             known_[path] = after;
             note_touched(path);
         }
@@ -619,7 +632,7 @@ void Agent::fill_hash(Event& e, const std::optional<Sha256Digest>& after, const 
 
 void Agent::defer_hash(HashJob&& hash_job, UniqueFd fd, std::uint64_t size) {
     Event& e = hash_job.event;
-    BackgroundHasher::Job job{e, std::move(fd), realtime_now_ns(), 0, hash_job.path_moves};
+    BackgroundHasher::Job job{e, std::move(fd), realtime_now_ns(), 0};
     const bool queued = big_hasher_->submit(std::move(job));
     nlohmann::json detail = e.detail ? nlohmann::json::parse(*e.detail, nullptr, false) : nlohmann::json::object();
     if (!detail.is_object()) detail = nlohmann::json::object();
@@ -656,8 +669,13 @@ void Agent::on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&&
     } else {
         problem = digest.error().message();
     }
-    fill_hash(e, after, problem, job.path_moves);
+    fill_hash(e, after, problem);
     enqueue(std::move(e));
+}
+
+void Agent::on_watch_names_stale() {
+    // Placing a mark again on a directory already marked renames it to where it is now.
+    if (auto r = place_marks(*source_, *policy_); !r) log_warning("after the overflow: " + r.error().message());
 }
 
 void Agent::rescan(const char* reason) {
@@ -690,13 +708,34 @@ void Agent::rescan(const char* reason) {
     std::uint64_t created = 0;
     std::uint64_t modified = 0;
     std::uint64_t deleted = 0;
+    bool unsettled = false;  // the walk and the events disagree under a path that changed meanwhile
+    BoundedQueue<Event>::Slot summary_slot;
+    std::vector<BoundedQueue<Event>::Slot> slots;  // one per change: its place among the rows
     {
         const std::scoped_lock lock(known_mu_);
-        // Still collected while the findings are queued (see below).
-        const std::set<std::string>& touched = *touched_during_rescan_;
-        for (const auto& [path, digest] : fresh) {
-            if (touched.count(path) != 0) continue;
+        const auto& touched = *touched_during_rescan_;
+        // Below a directory renamed since the walk began (see moved_during_rescan_).
+        auto below_moved = [&](std::string_view path) {
+            if (moved_during_rescan_.empty()) return false;
+            for (auto slash = path.rfind('/'); slash != std::string_view::npos && slash > 0;
+                 slash = path.rfind('/', slash - 1)) {
+                if (moved_during_rescan_.count(path.substr(0, slash)) != 0) return true;
+            }
+            return false;
+        };
+        // A path the events changed since the walk began is theirs to say, not the walk's.
+        auto under_touched = [&](std::string_view path) { return touched.count(path) != 0 || below_moved(path); };
+        KnownState settled;
+        for (auto& [path, digest] : fresh) {
             auto it = known_.find(path);
+            if (under_touched(path)) {
+                // Below a moved directory, where the two disagree neither is sure: the walk
+                // may be older than the events, the events may lack what was lost. Another
+                // walk settles it. (A path with an event of its own is the event's.)
+                if (touched.count(path) == 0 && (it == known_.end() || (digest && it->second != digest)))
+                    unsettled = true;
+                continue;
+            }
             if (it == known_.end()) {
                 changes.push_back({Action::Create, path, std::nullopt, digest});
                 ++created;
@@ -704,9 +743,15 @@ void Agent::rescan(const char* reason) {
                 changes.push_back({Action::Modify, path, it->second, digest});
                 ++modified;
             }
+            settled.emplace_hint(settled.end(), path, digest);
         }
         for (const auto& [path, digest] : known_) {
-            if (fresh.count(path) != 0 || touched.count(path) != 0) continue;
+            if (under_touched(path)) {
+                unsettled = unsettled || (touched.count(path) == 0 && fresh.count(path) == 0);
+                settled[path] = digest;  // the events' word stands, for now
+                continue;
+            }
+            if (fresh.count(path) != 0) continue;
             changes.push_back({Action::Delete, path, digest, std::nullopt});
             ++deleted;
             unrecorded.erase(path);
@@ -714,7 +759,13 @@ void Agent::rescan(const char* reason) {
         // Rows refused by the full queue: the record lacks what known_ already says, so
         // the walk's finding is reported even where it agrees with known_.
         for (const auto& path : unrecorded) {
-            if (touched.count(path) != 0) continue;
+            if (under_touched(path)) {
+                if (touched.count(path) == 0) {
+                    unrecorded_.insert(path);  // not settled by an event of its own: next time
+                    unsettled = true;
+                }
+                continue;
+            }
             const auto found = fresh.find(path);
             const auto was = known_.find(path);
             const bool reported = found != fresh.end()
@@ -729,61 +780,39 @@ void Agent::rescan(const char* reason) {
                 ++deleted;
             }
         }
-        // What the event stream said about a touched path stands over the older walk.
-        for (const auto& path : touched) {
-            auto it = known_.find(path);
-            if (it != known_.end()) {
-                fresh[path] = it->second;
-            } else {
-                fresh.erase(path);
-            }
-        }
-        known_ = std::move(fresh);
-        ++path_moves_;
+        known_ = std::move(settled);
+        touched_during_rescan_.reset();
+        moved_during_rescan_.clear();
+        if (unsettled) rescan_pending_ = true;
+        // Every row of this rescan takes its place in the queue now, under the lock: each
+        // event read from here on is newer than the walk and is recorded after it, so the
+        // record replays to what known_ says. The places are taken whatever the queue's
+        // bound: what a rescan finds is the repair of a loss and must not be lost itself.
+        summary_slot = events_.reserve(true);
+        slots.reserve(changes.size());
+        for (std::size_t i = 0; i < changes.size(); ++i) slots.push_back(events_.reserve(true));
     }
-    // The rescanner may wait for room in the queue (the writer is behind, the disk is
-    // full): what a rescan finds is the repair of a loss and must not be lost itself.
     Event summary = agent_event(Action::Rescan, nlohmann::json{{"reason", reason},
                                                                {"entries", entries},
                                                                {"created", created},
                                                                {"modified", modified},
-                                                               {"deleted", deleted}}
+                                                               {"deleted", deleted},
+                                                               {"unsettled", unsettled}}
                                                     .dump());
-    while (!events_.try_push(std::move(summary)))  // NOLINT(bugprone-use-after-move): moved only on success
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    // Each finding is queued under known_mu_, and only while known_ still holds what the
-    // rescan put there and no event touched the path since the walk began: an event row
-    // for the path queued since then is newer than the walk, and a finding queued after
-    // it would make the record end on stale content. That includes a write whose row has
-    // its place in the queue but waits for its hash (touched when its place was taken).
-    std::size_t next = 0;
-    while (next < changes.size()) {
-        bool full = false;
-        {
-            const std::scoped_lock lock(known_mu_);
-            // A bounded run per lock hold: the watcher thread needs the lock too.
-            for (const std::size_t stop = std::min(changes.size(), next + 256); next < stop; ++next) {
-                const Change& c = changes[next];
-                const auto it = known_.find(c.path);
-                const bool current =
-                    c.action == Action::Delete ? it == known_.end() : it != known_.end() && it->second == c.after;
-                if (!current || touched_during_rescan_->count(c.path) != 0) continue;
-                Event e = scan_event(c.action, c.path, matcher_->rule_for(c.path));
-                if (c.before) e.sha256_before = std::string(digest_bytes(*c.before));
-                if (c.after) e.sha256_after = std::string(digest_bytes(*c.after));
-                if (c.row_refused)
-                    e.detail =
-                        R"j({"reason":"the event's own row was refused by the full queue (see the overflow row)"})j";
-                if (!events_.try_push(std::move(e))) {  // retried after a pause
-                    full = true;
-                    break;
-                }
-            }
-        }
-        if (full) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    summary_slot.fill(std::move(summary));
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+        const Change& c = changes[i];
+        Event e = scan_event(c.action, c.path, matcher_->rule_for(c.path));
+        if (c.before) e.sha256_before = std::string(digest_bytes(*c.before));
+        if (c.after) e.sha256_after = std::string(digest_bytes(*c.after));
+        if (c.row_refused)
+            e.detail = R"j({"reason":"the event's own row was refused by the full queue (see the overflow row)"})j";
+        slots[i].fill(std::move(e));
     }
-    const std::scoped_lock lock(known_mu_);
-    touched_during_rescan_.reset();
+    if (unsettled)
+        log_warning(
+            "rescan: entries changed under the walk, and the walk and the events disagree on some: rescanning "
+            "again");
 }
 
 void Agent::reload_policy() {

@@ -58,6 +58,7 @@ public:
 
     void on_event(RawEvent&& event) override;
     void on_overflow(Source source, const std::string& what) override;
+    void on_watch_names_stale() override;
 
 private:
     struct HashJob {
@@ -69,7 +70,6 @@ private:
         // The row's place among the rows (agent/bounded_queue.h): taken when the event was
         // read, filled by the hasher, so a later rename's or delete's row never lands first.
         BoundedQueue<Event>::Slot slot;
-        std::uint64_t path_moves = 0;  // path_moves_ when queued (see fill_hash)
     };
     // Reserves the row's place, then queues its hash. When the hash queue is full the row
     // is recorded unhashed (only_if_hashed: not at all) and a rescan compares content.
@@ -108,10 +108,8 @@ private:
     void defer_hash(HashJob&& job, UniqueFd fd, std::uint64_t size);
     void on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&& digest);
     // The hash columns and detail of a row whose file was hashed (or could not be), and
-    // known_'s content for its path, unless the path was renamed or deleted since
-    // `path_moves` and is no longer known (the hash would bring back a stale name).
-    void fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem,
-                   std::uint64_t path_moves);
+    // known_'s content for its path while the path is known.
+    void fill_hash(Event& e, const std::optional<Sha256Digest>& after, const std::string& problem);
     void reload_policy();
     void publish_status(const char* state);
     // `reason` goes into the rescan row's detail: a restart, or events lost.
@@ -170,21 +168,22 @@ private:
     // While a rescan walks: the paths whose known_ entry events changed meanwhile. Their
     // rows are newer than the walk, so the rescan neither reports nor overwrites them
     // (a storm's later write must not be undone by a walk that read the file before it).
-    std::optional<std::set<std::string>> touched_during_rescan_;
+    std::optional<std::set<std::string, std::less<>>> touched_during_rescan_;
     void note_touched(const std::string& path) {  // known_mu_ held
         if (touched_during_rescan_) touched_during_rescan_->insert(path);
     }
+    // Meanwhile too: directories renamed (both names). The walk may have read such a
+    // subtree under either name, or partly under each: nothing below them is the walk's to
+    // say, and where it disagrees with the events another walk settles it.
+    std::set<std::string, std::less<>> moved_during_rescan_;  // known_mu_; cleared with the above
     // Paths whose row was refused by the full queue. known_ already holds what that row
     // said, so comparing the walk with known_ alone would find nothing to repair: the
     // rescan reports each of these from the walk (present: its content; absent: deleted).
     // Bounded by the tree: one entry per distinct path, whatever the storm.
     std::set<std::string> unrecorded_;
     void note_unrecorded(const Event& e);  // known_mu_ held
-    // Renames, deletes and rescans of known_ so far: a hash taken after one of them may
-    // name a path the file no longer has, and then must not put that path back.
-    std::atomic<std::uint64_t> path_moves_{0};
-    std::uint64_t lost_ = 0;          // events that did not fit in the queue since the last overflow row
-    std::int64_t first_lost_ns_ = 0;  // when the first and the last of them were refused
+    std::uint64_t lost_ = 0;               // events that did not fit in the queue since the last overflow row
+    std::int64_t first_lost_ns_ = 0;       // when the first and the last of them were refused
     std::int64_t last_lost_ns_ = 0;
     bool rescan_pending_ = false;
     // Set when the database already had a baseline: the first rescan, right after start,

@@ -34,7 +34,6 @@ public:
         UniqueFd fd;
         std::int64_t queued_ns = 0;
         std::uint64_t superseded = 0;  // earlier jobs for the same path this one replaced
-        std::uint64_t path_moves = 0;  // the submitter's own bookkeeping, returned as given
     };
     // Called on the hasher's thread with each finished job and its digest (or why not).
     using Done = std::function<void(Job&&, Result<FdDigest>&&)>;

@@ -96,10 +96,11 @@ public:
         std::uint64_t id_ = 0;
     };
 
-    // Never waits. An unreserved Slot when full or closed (counted as dropped, as try_push).
-    [[nodiscard]] Slot reserve() {
+    // Never waits. An unreserved Slot when full or closed (counted as dropped, as try_push);
+    // `beyond_bounds`: only when closed (for what must not be lost and is bounded otherwise).
+    [[nodiscard]] Slot reserve(bool beyond_bounds = false) {
         const std::scoped_lock lock(mu_);
-        if (closed_ || items_.size() >= capacity_ || bytes_ > byte_capacity_) {
+        if (closed_ || (!beyond_bounds && (items_.size() >= capacity_ || bytes_ > byte_capacity_))) {
             ++dropped_;
             return {};
         }

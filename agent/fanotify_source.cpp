@@ -301,6 +301,14 @@ void FanotifySource::handle(const FanotifyRecord& rec, int pidfd, std::int64_t n
                             EventSink& sink) {
     if ((rec.mask & FAN_Q_OVERFLOW) != 0) {
         sink.on_overflow(Source::Fanotify, "fanotify queue overflow");
+        // The renames that kept dirs_'s paths true may be among the events lost: forget
+        // them all and have every tree marked again, which learns each directory under the
+        // name it has now (and lifts the ignore of one moved into a tree meanwhile). A
+        // directory moved out meanwhile is no longer named by its old path.
+        dirs_.clear();
+        out_of_scope_.clear();
+        marks_ = 0;
+        sink.on_watch_names_stale();
         return;
     }
     const std::string& dir_key = rec.dir_key;

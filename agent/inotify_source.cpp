@@ -24,6 +24,7 @@
 
 #include "agent/attribution.h"
 #include "agent/inotify_records.h"
+#include "agent/log.h"
 #include "common/escape.h"
 #include "common/event.h"
 #include "common/rule_match.h"
@@ -102,6 +103,17 @@ Result<std::unique_ptr<InotifySource>> InotifySource::create() {
     src->fd_.reset(fd);
     // The queue length is fixed when the instance is created: this is the one we live with.
     src->max_queued_events_ = read_sysctl(kMaxQueued).value_or(-1);
+    int marker[2] = {-1, -1};
+    if (::pipe2(marker, O_CLOEXEC | O_NONBLOCK) == 0) {
+        src->marker_read_.reset(marker[0]);
+        src->marker_write_.reset(marker[1]);
+        const std::string proc = "/proc/self/fd/" + std::to_string(marker[1]);
+        src->marker_wd_ = ::inotify_add_watch(fd, proc.c_str(), IN_MODIFY);
+    }
+    if (src->marker_wd_ < 0)
+        log_warning("inotify: no overflow marker (" + std::string(std::strerror(errno)) +
+                    "): after a queue overflow, events named by stale directory paths may be recorded until the "
+                    "rescan corrects them");
     return src;
 }
 
@@ -343,6 +355,20 @@ void InotifySource::emit_move_out(EventSink& sink, PendingMove&& move) {
     sink.on_event(std::move(move.event));
 }
 
+void InotifySource::start_resync(EventSink& sink) {
+    if (marker_wd_ < 0) return;
+    // The marker first, then the marks: a directory created while they are placed is either
+    // marked by them or announced after the marker; never dropped unmarked.
+    if (::write(marker_write_.get(), "m", 1) != 1) {
+        log_warning("inotify: cannot queue the overflow marker (" + std::string(std::strerror(errno)) +
+                    "); events are not dropped, the rescan corrects what stale paths name");
+        return;
+    }
+    resyncing_ = true;
+    resync_dropped_ = 0;
+    sink.on_watch_names_stale();
+}
+
 void InotifySource::handle(const inotify_event& ev, std::string_view name, std::int64_t now_ns, std::int64_t boot_ns,
                            EventSink& sink) {
     if ((ev.mask & IN_Q_OVERFLOW) != 0) {
@@ -358,10 +384,26 @@ void InotifySource::handle(const inotify_event& ev, std::string_view name, std::
             "inotify queue overflow: more than " +
                 (max_queued_events_ >= 0 ? std::to_string(max_queued_events_) : std::string("the limit of")) +
                 " events waiting (sysctl fs.inotify.max_queued_events); events were lost");
+        start_resync(sink);
         return;
     }
     if ((ev.mask & IN_IGNORED) != 0) {  // watch gone: directory removed, unmounted, or rm_watch
         forget_wd(ev.wd);
+        return;
+    }
+    if (ev.wd == marker_wd_ && marker_wd_ >= 0) {
+        char drained[64];
+        while (::read(marker_read_.get(), drained, sizeof drained) > 0) {
+        }
+        if (resyncing_)
+            log_warning("inotify: " + std::to_string(resync_dropped_) +
+                        " events queued after the overflow were dropped (named by stale paths); the rescan reports "
+                        "what they changed");
+        resyncing_ = false;
+        return;
+    }
+    if (resyncing_) {
+        ++resync_dropped_;
         return;
     }
 

@@ -108,8 +108,17 @@ private:
     void rename_tree_locked(const std::string& from, const std::string& to);
     bool parent_watched_locked(const std::string& path) const;
 
+    // After an overflow the events still queued name directories by a map that lost its
+    // renames: every event up to a marker is dropped (the agent's rescan, which walks after
+    // the marker, reports what they changed). The marker is a write to a private pipe this
+    // instance watches: its IN_MODIFY is queued behind everything before it.
+    void start_resync(EventSink& sink);
     UniqueFd fd_;
     long max_queued_events_ = -1;  // at create(): this instance's queue length, for messages
+    UniqueFd marker_read_, marker_write_;
+    int marker_wd_ = -1;                // -1: no marker (then nothing is dropped after an overflow)
+    bool resyncing_ = false;            // main thread: dropping events until the marker
+    std::uint64_t resync_dropped_ = 0;  // main thread: events dropped by the current resync
 
     mutable std::mutex mu_;  // guards watches_, by_path_, self_ (the hasher reads them)
     std::unordered_map<int, Watch> watches_;

@@ -32,6 +32,10 @@ public:
     virtual void on_event(RawEvent&& event) = 0;
     // The kernel dropped events (queue overflow): changes may have gone unseen.
     virtual void on_overflow(Source source, const std::string& what) = 0;
+    // A watcher that names events by its own map of watched directories lost the renames
+    // that kept the map true (a queue overflow): every mark is to be placed again now, on
+    // this thread, so the events read after this call carry today's names.
+    virtual void on_watch_names_stale() {}
 };
 
 }  // namespace vigil::agent

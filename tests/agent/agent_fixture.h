@@ -79,6 +79,40 @@ private:
     int fd_ = -1;
 };
 
+// Lowers fs.inotify.max_queued_events (read by the kernel when an inotify instance is
+// created) and puts the old value back however the test ends. Holds the queue lock
+// exclusively meanwhile, so no other test's inotify agent is born with the tiny queue.
+// Use: construct, start the agent with start(false), then restore().
+class QueuedEventsLimit {
+public:
+    explicit QueuedEventsLimit(int value) : lock_(std::in_place, LOCK_EX) {
+        old_ = trimmed(read_file(kPath));
+        REQUIRE_FALSE(old_.empty());
+        write_file(kPath, std::to_string(value) + "\n");
+        armed_ = true;
+        REQUIRE(trimmed(read_file(kPath)) == std::to_string(value));
+    }
+    ~QueuedEventsLimit() { restore(); }
+    QueuedEventsLimit(const QueuedEventsLimit&) = delete;
+    QueuedEventsLimit& operator=(const QueuedEventsLimit&) = delete;
+
+    void restore() {
+        if (armed_) write_file(kPath, old_ + "\n");
+        armed_ = false;
+        lock_.reset();
+    }
+
+private:
+    static std::string trimmed(std::string s) {
+        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+        return s;
+    }
+    static constexpr const char* kPath = "/proc/sys/fs/inotify/max_queued_events";
+    std::optional<InotifyQueueLock> lock_;
+    std::string old_;
+    bool armed_ = false;
+};
+
 struct Agent {
     TempDir dir;
     std::string root = dir / "watched";

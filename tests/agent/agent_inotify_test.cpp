@@ -23,6 +23,7 @@ using vigil::test::Agent;
 using vigil::test::BackgroundProcess;
 using vigil::test::find;
 using vigil::test::InotifyQueueLock;
+using vigil::test::QueuedEventsLimit;
 using vigil::test::Row;
 
 namespace {
@@ -40,35 +41,6 @@ std::string trimmed(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     return s;
 }
-
-// Lowers fs.inotify.max_queued_events (read by the kernel when an inotify instance is
-// created) and puts the old value back however the test ends. Holds the queue lock
-// exclusively meanwhile, so no other test's inotify agent is born with the tiny queue.
-class QueuedEventsLimit {
-public:
-    explicit QueuedEventsLimit(int value) : lock_(std::in_place, LOCK_EX) {
-        old_ = trimmed(vigil::test::read_file(kPath));
-        REQUIRE_FALSE(old_.empty());
-        vigil::test::write_file(kPath, std::to_string(value) + "\n");
-        armed_ = true;
-        REQUIRE(trimmed(vigil::test::read_file(kPath)) == std::to_string(value));
-    }
-    ~QueuedEventsLimit() { restore(); }
-    QueuedEventsLimit(const QueuedEventsLimit&) = delete;
-    QueuedEventsLimit& operator=(const QueuedEventsLimit&) = delete;
-
-    void restore() {
-        if (armed_) vigil::test::write_file(kPath, old_ + "\n");
-        armed_ = false;
-        lock_.reset();
-    }
-
-private:
-    static constexpr const char* kPath = "/proc/sys/fs/inotify/max_queued_events";
-    std::optional<InotifyQueueLock> lock_;
-    std::string old_;
-    bool armed_ = false;
-};
 
 }  // namespace
 
@@ -323,13 +295,14 @@ TEST_CASE("inotify: an exhausted watch limit names the sysctl to raise", "[kerne
     Agent agent("inotify", "", false);
     for (int i = 0; i < 8; ++i) vigil::test::make_dirs(agent.root + "/many/d" + std::to_string(i));
     // fs.inotify.max_user_watches is shared by every root process on the host; the limit of
-    // a fresh user namespace (user.max_inotify_watches) applies to this agent alone.
+    // a fresh user namespace (user.max_inotify_watches) applies to this agent alone. Four:
+    // one is the agent's overflow marker (a pipe), three are directories.
     {
         const InotifyQueueLock queue_lock(LOCK_SH);
         agent.proc = std::make_unique<BackgroundProcess>(
             "/usr/bin/unshare",
             std::vector<std::string>{"--user", "--map-root-user", "--", "/bin/sh", "-c",
-                                     "echo 3 > /proc/sys/user/max_inotify_watches && exec \"$0\" \"$@\"", VIGILD_BIN,
+                                     "echo 4 > /proc/sys/user/max_inotify_watches && exec \"$0\" \"$@\"", VIGILD_BIN,
                                      "--policy", agent.policy, "--db", agent.db, "--watcher", "inotify"});
         INFO(agent.proc->output());
         REQUIRE(agent.proc->wait_for_output("ready"));
