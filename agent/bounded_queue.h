@@ -80,8 +80,9 @@ public:
         ~Slot() { cancel(); }
 
         bool reserved() const { return queue_ != nullptr; }
-        // Never fails, even past the byte bound or after close(): the place was taken when
-        // there was room.
+        // Never fails. Waits while the queue holds its byte bound, unless this place is the
+        // next one the consumer takes (then nothing else could make room) or the queue is
+        // closed: the bound holds, and filling in place order can never wait on itself.
         void fill(T&& item) {
             if (queue_ != nullptr) std::exchange(queue_, nullptr)->complete(id_, &item);
         }
@@ -124,8 +125,10 @@ public:
             out.push_back(std::move(it->item));
             ++taken;
         }
-        head_id_ += static_cast<std::uint64_t>(it - items_.begin());
+        const auto consumed = it - items_.begin();
+        head_id_ += static_cast<std::uint64_t>(consumed);
         items_.erase(items_.begin(), it);
+        if (consumed > 0) room_cv_.notify_all();  // a filler may have room, or be next
         return taken;
     }
 
@@ -135,6 +138,7 @@ public:
             closed_ = true;
         }
         cv_.notify_all();
+        room_cv_.notify_all();
     }
 
     // Accept items again after close() (the hasher is restarted on a policy reload).
@@ -163,12 +167,14 @@ private:
     void complete(std::uint64_t id, T* item) {
         bool front = false;
         {
-            const std::scoped_lock lock(mu_);
+            std::unique_lock lock(mu_);
+            const std::size_t cost = item != nullptr && cost_ != nullptr ? cost_(*item) : 0;
+            if (cost > 0)
+                room_cv_.wait(lock, [&] { return closed_ || id == head_id_ || bytes_ + cost <= byte_capacity_; });
             Entry& entry = items_[static_cast<std::size_t>(id - head_id_)];
             if (item != nullptr) {
                 entry.item = std::move(*item);
                 entry.state = State::Ready;
-                const std::size_t cost = cost_ != nullptr ? cost_(entry.item) : 0;
                 bytes_ += cost;
                 max_bytes_ = std::max(max_bytes_, bytes_);
             } else {
@@ -180,7 +186,8 @@ private:
     }
 
     mutable std::mutex mu_;
-    std::condition_variable cv_;
+    std::condition_variable cv_;       // the consumer waits for an item
+    std::condition_variable room_cv_;  // fillers of reserved places wait for room
     std::deque<Entry> items_;
     std::uint64_t head_id_ = 0;  // the id of items_.front(); ids count every place ever queued
     std::size_t capacity_;

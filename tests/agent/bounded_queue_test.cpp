@@ -105,3 +105,24 @@ TEST_CASE("no place is reserved in a full or closed queue", "[unit]") {
     CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 1);
     CHECK(q.closed_and_empty());
 }
+
+TEST_CASE("a reserved place is filled within the byte bound, unless it is next in line", "[unit]") {
+    vigil::agent::BoundedQueue<std::string> q(10, &cost_of, 100);
+    auto first = q.reserve();
+    auto second = q.reserve();
+    REQUIRE(q.try_push(std::string(90, 'x')));
+    // The next place in line is filled at once, past the bound: nothing else could make room.
+    first.fill(std::string(50, 'a'));
+    CHECK(q.stats().bytes == 140);
+    // The second waits for room: the consumer takes the first (stopping at the second).
+    std::thread filler([&] { second.fill(std::string(50, 'b')); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(q.stats().bytes == 140);  // still waiting: 90 + 50 + 50 > 100, and not next
+    std::vector<std::string> out;
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 1);  // "a": now "b" is next
+    filler.join();
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 2);
+    REQUIRE(out.size() == 3);
+    CHECK(out[1] == std::string(50, 'b'));
+    CHECK(out[2] == std::string(90, 'x'));
+}

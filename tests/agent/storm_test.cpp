@@ -73,7 +73,9 @@ TEST_CASE("a storm of a million events: bounded memory, and the record ends matc
     // paths touched meanwhile, rows refused, the findings): 300,000 entries here, measured
     // 300-315 MiB peak (bench/RESULTS.md). Unbounded, the storm's events alone take 1 GiB.
     INFO("peak RSS " << peak_kib / 1024 << " MiB, " << rows.size() << " rows; status " << last.dump());
-    CHECK(last.value("queue_max_bytes", SIZE_MAX) <= std::size_t{32} << 20);
+    // A row whose place is next in line is filled even at the bound (nothing else could
+    // make room for it): one row past it at most.
+    CHECK(last.value("queue_max_bytes", SIZE_MAX) <= (std::size_t{32} << 20) + 64 * 1024);
     CHECK(last.value("hash_queue_max_bytes", SIZE_MAX) <= std::size_t{8} << 20);
     CHECK(peak_kib > 0);
     CHECK(peak_kib < 400 * 1024);
