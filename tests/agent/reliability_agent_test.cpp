@@ -593,10 +593,10 @@ TEST_CASE("inotify: a rename storm across kernel queue overflows ends with the r
 }
 
 // Not run by default ("[.]"): a known failure kept as its reproduction. Under ASan with
-// two busy CPU loops beside it, 1 run in 3 to 6 loses the marker file's events after the
-// overflow without any overflow row (the REQUIRE on the marker fails after 120 s), with or
-// without this test's fix for stale directory names; see tests/README.md. Run with
-// `reliability_tests "[fanotify-overflow-storm]"`.
+// two busy CPU loops beside it, 1 run in 3 to 6 fails: the marker's own events can fall
+// into the same overflow (then the rescan records it as a create, and the wait for its
+// modify row times out), and with that wait fixed 1 run in 4 still ends with stale names
+// in the record; see tests/README.md. Run: `reliability_tests "[fanotify-overflow-storm]"`.
 TEST_CASE("fanotify: a rename storm across kernel queue overflows ends with the record matching the disk",
           "[.][fanotify-overflow-storm][kernel][agent][reliability]") {
     rename_storm_across_overflows("fanotify");
