@@ -79,6 +79,12 @@ private:
     int fd_ = -1;
 };
 
+// A sysctl's text without its trailing newline (and spaces).
+inline std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
 // Lowers fs.inotify.max_queued_events (read by the kernel when an inotify instance is
 // created) and puts the old value back however the test ends. Holds the queue lock
 // exclusively meanwhile, so no other test's inotify agent is born with the tiny queue.
@@ -103,10 +109,6 @@ public:
     }
 
 private:
-    static std::string trimmed(std::string s) {
-        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-        return s;
-    }
     static constexpr const char* kPath = "/proc/sys/fs/inotify/max_queued_events";
     std::optional<InotifyQueueLock> lock_;
     std::string old_;

@@ -25,6 +25,7 @@ using vigil::test::find;
 using vigil::test::InotifyQueueLock;
 using vigil::test::QueuedEventsLimit;
 using vigil::test::Row;
+using vigil::test::trimmed;
 
 namespace {
 
@@ -35,11 +36,6 @@ void check_no_actor(const Row& r) {
         INFO("column " << column << " of a " << r.at("action").value_or("?") << " row");
         CHECK_FALSE(r.at(column).has_value());
     }
-}
-
-std::string trimmed(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
 }
 
 }  // namespace
