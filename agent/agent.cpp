@@ -708,9 +708,8 @@ void Agent::rescan(const char* reason) {
     std::uint64_t created = 0;
     std::uint64_t modified = 0;
     std::uint64_t deleted = 0;
-    bool unsettled = false;  // the walk and the events disagree under a path that changed meanwhile
-    BoundedQueue<Event>::Slot summary_slot;
-    std::vector<BoundedQueue<Event>::Slot> slots;  // one per change: its place among the rows
+    bool unsettled = false;           // the walk and the events disagree under a path that changed meanwhile
+    BoundedQueue<Event>::Slot place;  // of every row of this rescan, among the others
     {
         const std::scoped_lock lock(known_mu_);
         const auto& touched = *touched_during_rescan_;
@@ -723,44 +722,16 @@ void Agent::rescan(const char* reason) {
             }
             return false;
         };
-        // A path the events changed since the walk began is theirs to say, not the walk's.
-        auto under_touched = [&](std::string_view path) { return touched.count(path) != 0 || below_moved(path); };
-        KnownState settled;
-        for (auto& [path, digest] : fresh) {
-            auto it = known_.find(path);
-            if (under_touched(path)) {
-                // Below a moved directory, where the two disagree neither is sure: the walk
-                // may be older than the events, the events may lack what was lost. Another
-                // walk settles it. (A path with an event of its own is the event's.)
-                if (touched.count(path) == 0 && (it == known_.end() || (digest && it->second != digest)))
-                    unsettled = true;
-                continue;
-            }
-            if (it == known_.end()) {
-                changes.push_back({Action::Create, path, std::nullopt, digest});
-                ++created;
-            } else if (it->second != digest && digest) {
-                changes.push_back({Action::Modify, path, it->second, digest});
-                ++modified;
-            }
-            settled.emplace_hint(settled.end(), path, digest);
-        }
-        for (const auto& [path, digest] : known_) {
-            if (under_touched(path)) {
-                unsettled = unsettled || (touched.count(path) == 0 && fresh.count(path) == 0);
-                settled[path] = digest;  // the events' word stands, for now
-                continue;
-            }
-            if (fresh.count(path) != 0) continue;
-            changes.push_back({Action::Delete, path, digest, std::nullopt});
-            ++deleted;
-            unrecorded.erase(path);
-        }
+        // A path the events changed since the walk began (touched itself, or below a moved
+        // directory) is theirs to say, not the walk's.
         // Rows refused by the full queue: the record lacks what known_ already says, so
-        // the walk's finding is reported even where it agrees with known_.
+        // the walk's finding is reported even where it agrees with known_. Compared first,
+        // while known_ is still the record's word; the loops below then settle known_ in
+        // place (a second map of the whole tree would be the rescan's biggest allocation).
         for (const auto& path : unrecorded) {
-            if (under_touched(path)) {
-                if (touched.count(path) == 0) {
+            const bool touched_itself = touched.count(path) != 0;
+            if (touched_itself || below_moved(path)) {
+                if (!touched_itself) {
                     unrecorded_.insert(path);  // not settled by an event of its own: next time
                     unsettled = true;
                 }
@@ -771,7 +742,7 @@ void Agent::rescan(const char* reason) {
             const bool reported = found != fresh.end()
                                       ? was == known_.end() || (found->second && was->second != found->second)
                                       : was != known_.end();
-            if (reported) continue;  // already a change above
+            if (reported) continue;  // a change the loops below find
             if (found != fresh.end()) {
                 changes.push_back({Action::Modify, path, std::nullopt, found->second, true});
                 ++modified;
@@ -780,17 +751,54 @@ void Agent::rescan(const char* reason) {
                 ++deleted;
             }
         }
-        known_ = std::move(settled);
+        // Known but not walked: deleted, unless the events' word stands (below).
+        for (auto it = known_.begin(); it != known_.end();) {
+            const auto& [path, digest] = *it;
+            const bool touched_itself = touched.count(path) != 0;
+            if (touched_itself || below_moved(path)) {
+                unsettled = unsettled || (!touched_itself && fresh.count(path) == 0);
+                ++it;  // the events' word stands, for now
+                continue;
+            }
+            if (fresh.count(path) != 0) {
+                ++it;
+                continue;
+            }
+            changes.push_back({Action::Delete, path, digest, std::nullopt});
+            ++deleted;
+            it = known_.erase(it);
+        }
+        for (auto& [path, digest] : fresh) {
+            const bool touched_itself = touched.count(path) != 0;
+            auto it = known_.find(path);
+            if (touched_itself || below_moved(path)) {
+                // Below a moved directory, where the two disagree neither is sure: the walk
+                // may be older than the events, the events may lack what was lost. Another
+                // walk settles it. (A path with an event of its own is the event's.)
+                if (!touched_itself && (it == known_.end() || (digest && it->second != digest))) unsettled = true;
+                continue;
+            }
+            if (it == known_.end()) {
+                changes.push_back({Action::Create, path, std::nullopt, digest});
+                ++created;
+                known_.emplace_hint(it, path, digest);
+            } else {
+                if (it->second != digest && digest) {
+                    changes.push_back({Action::Modify, path, it->second, digest});
+                    ++modified;
+                }
+                it->second = digest;
+            }
+        }
         touched_during_rescan_.reset();
         moved_during_rescan_.clear();
         if (unsettled) rescan_pending_ = true;
-        // Every row of this rescan takes its place in the queue now, under the lock: each
+        // The rows of this rescan take their place in the queue now, under the lock: each
         // event read from here on is newer than the walk and is recorded after it, so the
-        // record replays to what known_ says. The places are taken whatever the queue's
-        // bound: what a rescan finds is the repair of a loss and must not be lost itself.
-        summary_slot = events_.reserve(true);
-        slots.reserve(changes.size());
-        for (std::size_t i = 0; i < changes.size(); ++i) slots.push_back(events_.reserve(true));
+        // record replays to what known_ says. The place is taken whatever the queue's bound
+        // (what a rescan finds is the repair of a loss and must not be lost itself); its rows
+        // are streamed into it within the bound, so a large finding costs no placeholders.
+        place = events_.reserve(true);
     }
     Event summary = agent_event(Action::Rescan, nlohmann::json{{"reason", reason},
                                                                {"entries", entries},
@@ -799,16 +807,16 @@ void Agent::rescan(const char* reason) {
                                                                {"deleted", deleted},
                                                                {"unsettled", unsettled}}
                                                     .dump());
-    summary_slot.fill(std::move(summary));
-    for (std::size_t i = 0; i < changes.size(); ++i) {
-        const Change& c = changes[i];
+    place.add(std::move(summary));
+    for (const Change& c : changes) {
         Event e = scan_event(c.action, c.path, matcher_->rule_for(c.path));
         if (c.before) e.sha256_before = std::string(digest_bytes(*c.before));
         if (c.after) e.sha256_after = std::string(digest_bytes(*c.after));
         if (c.row_refused)
             e.detail = R"j({"reason":"the event's own row was refused by the full queue (see the overflow row)"})j";
-        slots[i].fill(std::move(e));
+        place.add(std::move(e));
     }
+    place.cancel();  // nothing more: what follows the place may go
     if (unsettled)
         log_warning(
             "rescan: entries changed under the walk, and the walk and the events disagree on some: rescanning "

@@ -6,7 +6,9 @@
 // A producer that needs time to complete an item (the hasher, for a write's row) reserves
 // its place first: the item is filled in later from any thread, and the consumer never
 // takes anything past a place not yet filled. Rows keep the order their events happened
-// in even when some of them wait for work on another thread.
+// in even when some of them wait for work on another thread. One place may also take a
+// stream of items (a rescan's findings): they are taken as they come, and what follows
+// the place waits until its owner is done, without a placeholder per item.
 #pragma once
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -89,6 +92,12 @@ public:
         void cancel() {
             if (queue_ != nullptr) std::exchange(queue_, nullptr)->complete(id_, nullptr);
         }
+        // Never fails; the place stays reserved. Queues an item at this place, after those
+        // added before and before the one fill() puts: the consumer takes it once every
+        // place before this one is done. Waits for room in the byte bound as fill() does.
+        void add(T&& item) {
+            if (queue_ != nullptr) queue_->add_at(id_, std::move(item));
+        }
 
     private:
         friend class BoundedQueue;
@@ -115,11 +124,26 @@ public:
     std::size_t pop_batch(std::vector<T>& out, std::size_t max, std::chrono::milliseconds wait) {
         std::unique_lock lock(mu_);
         cv_.wait_for(lock, wait, [&] {
-            return (closed_ && items_.empty()) || (!items_.empty() && items_.front().state != State::Reserved);
+            return (closed_ && items_.empty()) ||
+                   (!items_.empty() && (items_.front().state != State::Reserved || added_.count(head_id_) != 0));
         });
         std::size_t taken = 0;
         auto it = items_.begin();
-        for (; it != items_.end() && taken < max && it->state != State::Reserved; ++it) {
+        for (; it != items_.end() && taken < max; ++it) {
+            const std::uint64_t id = head_id_ + static_cast<std::uint64_t>(it - items_.begin());
+            if (!added_.empty()) {
+                if (auto added = added_.find(id); added != added_.end()) {
+                    std::deque<T>& stream = added->second;
+                    for (; !stream.empty() && taken < max; stream.pop_front(), ++taken) {
+                        if (cost_ != nullptr) bytes_ -= std::min(bytes_, cost_(stream.front()));
+                        out.push_back(std::move(stream.front()));
+                    }
+                    if (!stream.empty()) break;
+                    added_.erase(added);
+                    if (taken == max) break;
+                }
+            }
+            if (it->state == State::Reserved) break;
             if (it->state == State::Cancelled) continue;
             if (cost_ != nullptr) bytes_ -= std::min(bytes_, cost_(it->item));
             out.push_back(std::move(it->item));
@@ -128,7 +152,7 @@ public:
         const auto consumed = it - items_.begin();
         head_id_ += static_cast<std::uint64_t>(consumed);
         items_.erase(items_.begin(), it);
-        if (consumed > 0) room_cv_.notify_all();  // a filler may have room, or be next
+        if (consumed > 0 || taken > 0) room_cv_.notify_all();  // a filler may have room, or be next
         return taken;
     }
 
@@ -185,11 +209,29 @@ private:
         if (front) cv_.notify_one();
     }
 
+    void add_at(std::uint64_t id, T&& item) {
+        bool front = false;
+        {
+            std::unique_lock lock(mu_);
+            const std::size_t cost = cost_ != nullptr ? cost_(item) : 0;
+            // At the head with nothing of its own left queued, nothing else could make room.
+            room_cv_.wait(lock, [&] {
+                return closed_ || bytes_ + cost <= byte_capacity_ || (id == head_id_ && added_.count(id) == 0);
+            });
+            added_[id].push_back(std::move(item));
+            bytes_ += cost;
+            max_bytes_ = std::max(max_bytes_, bytes_);
+            front = id == head_id_;
+        }
+        if (front) cv_.notify_one();
+    }
+
     mutable std::mutex mu_;
     std::condition_variable cv_;       // the consumer waits for an item
     std::condition_variable room_cv_;  // fillers of reserved places wait for room
     std::deque<Entry> items_;
-    std::uint64_t head_id_ = 0;  // the id of items_.front(); ids count every place ever queued
+    std::map<std::uint64_t, std::deque<T>> added_;  // Slot::add's items, by the id of their place
+    std::uint64_t head_id_ = 0;                     // the id of items_.front(); ids count every place ever queued
     std::size_t capacity_;
     Cost cost_;
     std::size_t byte_capacity_;

@@ -126,3 +126,54 @@ TEST_CASE("a reserved place is filled within the byte bound, unless it is next i
     CHECK(out[1] == std::string(50, 'b'));
     CHECK(out[2] == std::string(90, 'x'));
 }
+
+TEST_CASE("one place streams several items, taken as they come, and holds back what follows it", "[unit]") {
+    vigil::agent::BoundedQueue<std::string> q(10, &cost_of, 100);
+    REQUIRE(q.try_push("before"));
+    auto stream = q.reserve(true);
+    REQUIRE(q.try_push("after"));
+    stream.add("s1");
+    stream.add("s2");
+    std::vector<std::string> out;
+    // The stream's items come as soon as their place is next; "after" waits for its end.
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 3);
+    CHECK(out == std::vector<std::string>{"before", "s1", "s2"});
+    // A batch limit may stop in the middle of a stream, and the rest follows in order.
+    stream.add("s3");
+    stream.add("s4");
+    out.clear();
+    CHECK(q.pop_batch(out, 1, std::chrono::milliseconds(0)) == 1);
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 1);
+    CHECK(out == std::vector<std::string>{"s3", "s4"});
+    // An item filled in after the stream comes last of the place.
+    stream.add("s5");
+    stream.fill("last");
+    out.clear();
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 3);
+    CHECK(out == std::vector<std::string>{"s5", "last", "after"});
+    CHECK(q.stats().bytes == 0);
+}
+
+TEST_CASE("a streaming place keeps the byte bound, one item past it when it is next in line", "[unit]") {
+    vigil::agent::BoundedQueue<std::string> q(10, &cost_of, 100);
+    auto stream = q.reserve(true);
+    REQUIRE(q.try_push(std::string(90, 'x')));  // behind the stream: cannot go before it ends
+    // Next in line with nothing of its own queued: one item goes past the bound.
+    stream.add(std::string(50, 'a'));
+    CHECK(q.stats().bytes == 140);
+    // The second waits until the consumer has taken the first.
+    std::thread adder([&] {
+        stream.add(std::string(50, 'b'));
+        stream.cancel();
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(q.stats().bytes == 140);
+    std::vector<std::string> out;
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 1);
+    adder.join();
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 2);
+    REQUIRE(out.size() == 3);
+    CHECK(out[1] == std::string(50, 'b'));
+    CHECK(out[2] == std::string(90, 'x'));
+    CHECK(q.stats().max_bytes <= 140);
+}

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -79,6 +80,9 @@ TEST_CASE("a storm of a million events: bounded memory, and the record ends matc
     CHECK(last.value("hash_queue_max_bytes", SIZE_MAX) <= std::size_t{8} << 20);
     CHECK(peak_kib > 0);
     CHECK(peak_kib < 400 * 1024);
+    // In the log of every run, passed or not, to see how near the bound it comes.
+    std::cout << "storm: peak RSS " << peak_kib / 1024 << " MiB, queue_max_bytes " << last.value("queue_max_bytes", 0)
+              << ", " << rows.size() << " rows\n";
 
     // Replay the record in order: what exists at the end, with which content.
     std::map<std::string, std::optional<std::string>> state;  // path -> last sha256_after
