@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -59,6 +60,16 @@ std::size_t Agent::hash_job_bytes(const HashJob& job) {
            (job.raw.old_path ? heap(*job.raw.old_path) : 0);
 }
 
+namespace {
+
+// Stalls that tests use to hold a thread back (see agent.h); 0 when unset.
+int test_only_ms(const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? static_cast<int>(std::strtol(value, nullptr, 10)) : 0;
+}
+
+}  // namespace
+
 void Agent::apply_queue_limits() {
     const std::size_t bytes = std::size_t{policy_->queue_memory_mb} << 20;
     events_.set_byte_capacity(bytes);
@@ -74,6 +85,8 @@ Result<void> Agent::start() {
     coalescer_.set_limit(policy_->path_events_per_second);
     inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
     judge_.set_policy(*policy_);
+    test_only_stall_ms_ = test_only_ms("VIGIL_TEST_ONLY_STALL_MS");
+    test_only_hash_stall_ms_ = test_only_ms("VIGIL_TEST_ONLY_HASH_STALL_MS");
 
     const std::string dir = dir_of(options_.db_path);
     if (auto r = make_private_dirs(dir); !r) return r.error();
@@ -568,13 +581,13 @@ void Agent::hash_loop() {
             continue;
         }
         for (auto& job : jobs) {
-            hash_job(std::move(job));
-            job.slot.cancel();  // NOLINT(bugprone-use-after-move): a job left unrecorded frees its place now
+            hash_job(job);
+            job.slot.cancel();  // a job left unrecorded frees its place now
         }
     }
 }
 
-void Agent::hash_job(HashJob&& job) {
+void Agent::hash_job(HashJob& job) {
     Event& e = job.event;
     const std::string path = e.path.value_or("");
     auto fd = source_->open_for_hash(job.raw);
@@ -589,7 +602,7 @@ void Agent::hash_job(HashJob&& job) {
         struct stat st {};
         if (::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode) &&
             static_cast<std::uint64_t>(st.st_size) > inline_hash_bytes_.load()) {
-            defer_hash(std::move(job), std::move(fd.value()), static_cast<std::uint64_t>(st.st_size));
+            defer_hash(job, std::move(fd.value()), static_cast<std::uint64_t>(st.st_size));
             return;
         }
         auto digest = hash_fd(fd->get(), path);
@@ -630,7 +643,7 @@ void Agent::fill_hash(Event& e, const std::optional<Sha256Digest>& after, const 
     if (!detail.empty()) e.detail = detail.dump();
 }
 
-void Agent::defer_hash(HashJob&& hash_job, UniqueFd fd, std::uint64_t size) {
+void Agent::defer_hash(HashJob& hash_job, UniqueFd fd, std::uint64_t size) {
     Event& e = hash_job.event;
     BackgroundHasher::Job job{e, std::move(fd), realtime_now_ns(), 0};
     const bool queued = big_hasher_->submit(std::move(job));
@@ -855,6 +868,8 @@ void Agent::reload_policy() {
     writer_->set_retention_days(policy_->retention_days);
     inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
     judge_.set_policy(*policy_);
+    test_only_stall_ms_ = test_only_ms("VIGIL_TEST_ONLY_STALL_MS");
+    test_only_hash_stall_ms_ = test_only_ms("VIGIL_TEST_ONLY_HASH_STALL_MS");
     if (audit_) {
         if (auto r = audit_->replace_roots(audit_roots()); !r) log_error("SIGHUP: audit rules: " + r.error().message());
     }

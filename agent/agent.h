@@ -103,9 +103,9 @@ private:
     void record(Event&& e, RawEvent&& raw, bool may_wait = true);
     void record_folded(Coalescer::Folded&& folded);
     void hash_loop();
-    void hash_job(HashJob&& job);  // on the hasher's thread: fills or cancels the job's slot
+    void hash_job(HashJob& job);  // on the hasher's thread: fills or cancels the job's slot
     // A file over limits.inline_hash_mb: its row now (hash_pending), its hash later.
-    void defer_hash(HashJob&& job, UniqueFd fd, std::uint64_t size);
+    void defer_hash(HashJob& job, UniqueFd fd, std::uint64_t size);
     void on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&& digest);
     // The hash columns and detail of a row whose file was hashed (or could not be), and
     // known_'s content for its path while the path is known.

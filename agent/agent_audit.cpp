@@ -40,10 +40,6 @@ std::vector<AuditRoot> Agent::audit_roots() const {
 }
 
 void Agent::start_audit() {
-    if (const char* stall = std::getenv("VIGIL_TEST_ONLY_STALL_MS"))
-        test_only_stall_ms_ = static_cast<int>(std::strtol(stall, nullptr, 10));
-    if (const char* stall = std::getenv("VIGIL_TEST_ONLY_HASH_STALL_MS"))
-        test_only_hash_stall_ms_ = static_cast<int>(std::strtol(stall, nullptr, 10));
     if (!policy_->audit_enabled) {
         audit_state_ = "off (policy)";
         return;
