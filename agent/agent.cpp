@@ -629,10 +629,11 @@ void Agent::fill_hash(Event& e, const std::optional<Sha256Digest>& after, const 
         if (it != known_.end()) before = it->second;
         // The write made the path known (on_event, mark_tree): gone from known_ since, it
         // was renamed or deleted after the write, and putting the name back would be stale.
-        if (after && it != known_.end()) {
-            known_[path] = after;
-            note_touched(path);
-        }
+        // Not a touch for a running rescan: the write is older than the rescan's place in
+        // the queue (a write read during the rescan was noted when read, hash_then_record),
+        // and may be older than a loss the walk repairs (renamed away unseen: the walk's
+        // delete must stand).
+        if (after && it != known_.end()) it->second = after;
     }
     if (before) e.sha256_before = std::string(digest_bytes(*before));
     if (after) e.sha256_after = std::string(digest_bytes(*after));
