@@ -606,6 +606,11 @@ void Agent::hash_job(HashJob& job) {
             return;
         }
         auto digest = hash_fd(fd->get(), path);
+        // A rename, chmod or link while it was read changes the file's ctime and nothing
+        // else, and brings no write event that would hash it again: read it again. A write
+        // meanwhile brings its own event; past a few tries the next one settles it.
+        for (int retry = 0; retry < 3 && !digest && digest.error().code == HashErrc::changed_while_hashing; ++retry)
+            digest = hash_fd(fd->get(), path);
         if (digest) {
             after = digest->digest;
         } else if (job.only_if_hashed) {
