@@ -497,6 +497,19 @@ void rename_storm(const std::string& storm, const std::function<void(int)>& befo
     REQUIRE(disk.size() == kDirs * (kFiles + 1));
 }
 
+// Writes a marker file after a storm and waits for its row: a `modify`, or a `create` from
+// a rescan when its own events fell into a kernel queue overflow (a storm under a slow,
+// loaded agent may overflow the queue even where the test does not force it).
+bool write_marker_and_wait(Agent& agent, int seconds) {
+    const std::string marker = agent.root + "/marker";
+    vigil::test::write_file(marker, "done\n");
+    return agent.wait_until(
+        [&](const Row& r) {
+            return r.at("path") == marker && (r.at("action") == "modify" || r.at("action") == "create");
+        },
+        seconds);
+}
+
 // Every row whose path or old path is one of the names `path` had (following the record's
 // renames back) or a directory above one, with every overflow and rescan row, one line
 // each: where to start when the replay of the record disagrees with the disk on `path`.
@@ -577,8 +590,7 @@ TEST_CASE("a rename storm of files and directories ends with the record matching
         Agent agent(watcher);
         const std::string storm = agent.root + "/storm";
         rename_storm(storm, [](int) {});
-        vigil::test::write_file(agent.root + "/marker", "done\n");
-        REQUIRE(agent.wait_for("modify", agent.root + "/marker", 120));
+        REQUIRE(write_marker_and_wait(agent, 120));
         vigil::test::wait_caught_up(agent);
         check_record_matches_disk(agent.stop(), storm);
     }
@@ -615,15 +627,7 @@ void rename_storm_across_overflows(const char* watcher) {
         }
         if (round == 4) agent.proc->signal(SIGCONT);
     });
-    const std::string marker = agent.root + "/marker";
-    vigil::test::write_file(marker, "done\n");
-    // Its own events may be lost too (behind an overflow the agent has not read yet): then
-    // the rescan records it, as a create.
-    REQUIRE(agent.wait_until(
-        [&](const Row& r) {
-            return r.at("path") == marker && (r.at("action") == "modify" || r.at("action") == "create");
-        },
-        120));
+    REQUIRE(write_marker_and_wait(agent, 120));
     vigil::test::wait_caught_up(agent);
     const auto rows = agent.stop();
     CHECK(std::count_if(rows.begin(), rows.end(), [](const Row& r) { return r.at("action") == "overflow"; }) >= 1);
