@@ -103,9 +103,11 @@ Result<void> Agent::start() {
     start_audit();
 
     sealer_->set_facts({policy_->sha256_hex, own_binary_sha256(), std::string(source_->name())});
-    big_hasher_ = std::make_unique<BackgroundHasher>([this](BackgroundHasher::Job&& job, Result<FdDigest>&& d) {
-        on_background_hashed(std::move(job), std::move(d));
-    });
+    big_hasher_ = std::make_unique<BackgroundHasher>(
+        [this](BackgroundHasher::Job&& job, Result<FdDigest>&& d) {
+            on_background_hashed(std::move(job), std::move(d));
+        },
+        test_only_ms("VIGIL_TEST_ONLY_BACKGROUND_HASH_STALL_MS"));
     big_hasher_->start();
     hasher_ = std::thread([this] { hash_loop(); });
     writer_->configure_outputs(policy_->output);
@@ -688,8 +690,25 @@ void Agent::on_background_hashed(BackgroundHasher::Job&& job, Result<FdDigest>&&
     } else {
         problem = digest.error().message();
     }
+    BoundedQueue<Event>::Slot place;
+    {
+        const std::scoped_lock lock(known_mu_);
+        if (known_.find(e.path.value_or("")) == known_.end()) {
+            // Renamed or deleted since the write (known_ follows the rows): a row under the
+            // old name would put it back in the record. The rescan compares the content
+            // under the name it has now, or finds it gone.
+            rescan_pending_ = true;
+            return;
+        }
+        // Taken under the lock: a rename read from here on is recorded after this row.
+        place = events_.reserve();
+    }
     fill_hash(e, after, problem);
-    enqueue(std::move(e));
+    if (place.reserved()) {
+        place.fill(std::move(e));
+    } else {
+        refused(e);
+    }
 }
 
 void Agent::on_watch_names_stale() {

@@ -1,10 +1,14 @@
 #include "agent/background_hasher.h"
 
+#include <chrono>
+#include <thread>
+
 #include "agent/thread_priority.h"
 
 namespace vigil::agent {
 
-BackgroundHasher::BackgroundHasher(Done done) : done_(std::move(done)) {}
+BackgroundHasher::BackgroundHasher(Done done, int test_only_stall_ms)
+    : done_(std::move(done)), test_only_stall_ms_(test_only_stall_ms) {}
 
 BackgroundHasher::~BackgroundHasher() { stop(); }
 
@@ -61,7 +65,12 @@ void BackgroundHasher::run() {
             jobs_.pop_front();
             hashing_ = true;
         }
+        if (test_only_stall_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(test_only_stall_ms_));
         auto digest = hash_fd(job.fd.get(), job.event.path.value_or(""), nullptr, &cancel_);
+        // A rename or chmod during the read changes only the ctime, and no write follows
+        // to hash it again (as Agent::hash_job).
+        for (int retry = 0; retry < 3 && !digest && digest.error().code == HashErrc::changed_while_hashing; ++retry)
+            digest = hash_fd(job.fd.get(), job.event.path.value_or(""), nullptr, &cancel_);
         {
             const std::scoped_lock lock(mu_);
             hashing_ = false;

@@ -38,7 +38,8 @@ public:
     // Called on the hasher's thread with each finished job and its digest (or why not).
     using Done = std::function<void(Job&&, Result<FdDigest>&&)>;
 
-    explicit BackgroundHasher(Done done);
+    // `test_only_stall_ms`: waits that long before each hash (tests: a file renamed meanwhile).
+    explicit BackgroundHasher(Done done, int test_only_stall_ms = 0);
     ~BackgroundHasher();  // stop()s
     BackgroundHasher(const BackgroundHasher&) = delete;
     BackgroundHasher& operator=(const BackgroundHasher&) = delete;
@@ -53,6 +54,7 @@ public:
 private:
     void run();
     Done done_;
+    int test_only_stall_ms_ = 0;
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Job> jobs_;

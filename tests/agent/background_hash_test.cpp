@@ -87,3 +87,35 @@ TEST_CASE("a 1 TB sparse file never holds up other writes, and a stop cancels it
         if (r.at("path") == huge) CHECK_FALSE(detail_has(r, "background_hash"));
     CHECK(::unlink(huge.c_str()) == 0);
 }
+
+TEST_CASE("a large file renamed before its background hash is done is not put back under its old name",
+          "[kernel][agent]") {
+    // The background hasher waits 500 ms before each hash: the rename below comes first.
+    REQUIRE(::setenv("VIGIL_TEST_ONLY_BACKGROUND_HASH_STALL_MS", "500", 1) == 0);
+    struct Unset {
+        ~Unset() { ::unsetenv("VIGIL_TEST_ONLY_BACKGROUND_HASH_STALL_MS"); }
+    } const unset;
+    Agent agent("fanotify", "", false);
+    limit_inline_hash_to_1mb(agent);
+    agent.start();
+    const std::string content(3U << 20U, 'b');
+    const std::string big = agent.root + "/big.dat";
+    const std::string moved = agent.root + "/moved.dat";
+    vigil::test::write_file(big, content);
+    REQUIRE(agent.wait_until([&](const Row& r) { return r.at("path") == big && detail_has(r, "hash_pending"); }));
+    REQUIRE(::rename(big.c_str(), moved.c_str()) == 0);
+    const auto digest = vigil::sha256_bytes(content);
+    REQUIRE(digest);
+    const std::string expected(vigil::digest_bytes(digest.value()));
+    // Its content is recorded under the name it has now (by the rescan that follows).
+    REQUIRE(agent.wait_until([&](const Row& r) { return r.at("path") == moved && r.at("sha256_after") == expected; }));
+    vigil::test::wait_caught_up(agent);
+    const auto rows = agent.stop();
+    bool renamed = false;
+    for (const auto& r : rows) {
+        if (r.at("action") == "rename" && r.at("path") == moved) renamed = true;
+        INFO(r.at("action").value_or("") << " " << r.at("detail").value_or(""));
+        if (renamed) CHECK(r.at("path") != big);  // nothing names the old name after the rename
+    }
+    CHECK(renamed);
+}
