@@ -45,6 +45,15 @@ public:
         byte_capacity_ = bytes;
     }
 
+    // How far past the byte bound a streaming place that is next in line may queue its own
+    // items (Slot::add). With 0 it queues one at a time there, so the consumer takes one
+    // item per batch: a rescan's 200,000 findings written one per transaction. A little
+    // slack lets them go in batches.
+    void set_next_in_line_slack(std::size_t bytes) {
+        const std::scoped_lock lock(mu_);
+        next_in_line_slack_ = bytes;
+    }
+
     // Never waits. On false the item was not queued (full or closed), is counted, and is
     // left untouched in the caller's hands: it is moved from only when it was queued.
     [[nodiscard]] bool try_push(T&& item) {
@@ -133,9 +142,11 @@ public:
             const std::uint64_t id = head_id_ + static_cast<std::uint64_t>(it - items_.begin());
             if (!added_.empty()) {
                 if (auto added = added_.find(id); added != added_.end()) {
-                    std::deque<T>& stream = added->second;
+                    std::deque<T>& stream = added->second.items;
                     for (; !stream.empty() && taken < max; stream.pop_front(), ++taken) {
-                        if (cost_ != nullptr) bytes_ -= std::min(bytes_, cost_(stream.front()));
+                        const std::size_t cost = cost_ != nullptr ? cost_(stream.front()) : 0;
+                        bytes_ -= std::min(bytes_, cost);
+                        added->second.bytes -= std::min(added->second.bytes, cost);
                         out.push_back(std::move(stream.front()));
                     }
                     if (!stream.empty()) break;
@@ -214,11 +225,17 @@ private:
         {
             std::unique_lock lock(mu_);
             const std::size_t cost = cost_ != nullptr ? cost_(item) : 0;
-            // At the head with nothing of its own left queued, nothing else could make room.
+            // Next in line, nothing else could make room: within the slack, or one item.
             room_cv_.wait(lock, [&] {
-                return closed_ || bytes_ + cost <= byte_capacity_ || (id == head_id_ && added_.count(id) == 0);
+                if (closed_ || bytes_ + cost <= byte_capacity_) return true;
+                if (id != head_id_) return false;
+                const auto own = added_.find(id);
+                const std::size_t queued = own == added_.end() ? 0 : own->second.bytes;
+                return queued == 0 || queued + cost <= next_in_line_slack_;
             });
-            added_[id].push_back(std::move(item));
+            Added& own = added_[id];
+            own.items.push_back(std::move(item));
+            own.bytes += cost;
             bytes_ += cost;
             max_bytes_ = std::max(max_bytes_, bytes_);
             front = id == head_id_;
@@ -230,8 +247,13 @@ private:
     std::condition_variable cv_;       // the consumer waits for an item
     std::condition_variable room_cv_;  // fillers of reserved places wait for room
     std::deque<Entry> items_;
-    std::map<std::uint64_t, std::deque<T>> added_;  // Slot::add's items, by the id of their place
-    std::uint64_t head_id_ = 0;                     // the id of items_.front(); ids count every place ever queued
+    struct Added {
+        std::deque<T> items;
+        std::size_t bytes = 0;
+    };
+    std::map<std::uint64_t, Added> added_;  // Slot::add's items, by the id of their place
+    std::size_t next_in_line_slack_ = 0;
+    std::uint64_t head_id_ = 0;  // the id of items_.front(); ids count every place ever queued
     std::size_t capacity_;
     Cost cost_;
     std::size_t byte_capacity_;

@@ -177,3 +177,26 @@ TEST_CASE("a streaming place keeps the byte bound, one item past it when it is n
     CHECK(out[2] == std::string(90, 'x'));
     CHECK(q.stats().max_bytes <= 140);
 }
+
+TEST_CASE("a streaming place next in line queues within its slack past the byte bound, then waits", "[unit]") {
+    vigil::agent::BoundedQueue<std::string> q(10, &cost_of, 100);
+    q.set_next_in_line_slack(120);
+    auto stream = q.reserve(true);
+    REQUIRE(q.try_push(std::string(90, 'x')));  // behind the stream
+    stream.add(std::string(50, 'a'));
+    stream.add(std::string(50, 'b'));  // 100 of its own: within the slack, so one batch takes both
+    CHECK(q.stats().bytes == 190);
+    std::thread adder([&] {
+        stream.add(std::string(50, 'c'));  // 150 > 120: waits for the consumer
+        stream.cancel();
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(q.stats().bytes == 190);
+    std::vector<std::string> out;
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 2);
+    adder.join();
+    CHECK(q.pop_batch(out, 10, std::chrono::milliseconds(0)) == 2);
+    REQUIRE(out.size() == 4);
+    CHECK(out[2] == std::string(50, 'c'));
+    CHECK(out[3] == std::string(90, 'x'));
+}
