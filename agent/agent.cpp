@@ -73,7 +73,8 @@ int test_only_ms(const char* name) {
 void Agent::apply_queue_limits() {
     const std::size_t bytes = std::size_t{policy_->queue_memory_mb} << 20;
     events_.set_byte_capacity(bytes);
-    events_.set_next_in_line_slack(48 * 1024);  // a rescan's rows in batches of ~100 (storm_test's bound allows 64 KiB)
+    // A rescan's rows in batches of ~100 (the storm test allows 64 KiB past the bound).
+    events_.set_next_in_line_slack(std::size_t{48} << 10);
     hash_jobs_.set_byte_capacity(bytes / 4);
 }
 
