@@ -609,12 +609,7 @@ void Agent::hash_job(HashJob& job) {
             defer_hash(job, std::move(fd.value()), static_cast<std::uint64_t>(st.st_size));
             return;
         }
-        auto digest = hash_fd(fd->get(), path);
-        // A rename, chmod or link while it was read changes the file's ctime and nothing
-        // else, and brings no write event that would hash it again: read it again. A write
-        // meanwhile brings its own event; past a few tries the next one settles it.
-        for (int retry = 0; retry < 3 && !digest && digest.error().code == HashErrc::changed_while_hashing; ++retry)
-            digest = hash_fd(fd->get(), path);
+        auto digest = hash_fd_settled(fd->get(), path);
         if (digest) {
             after = digest->digest;
         } else if (job.only_if_hashed) {
@@ -895,8 +890,6 @@ void Agent::reload_policy() {
     writer_->set_retention_days(policy_->retention_days);
     inline_hash_bytes_ = std::uint64_t{policy_->inline_hash_mb} << 20U;
     judge_.set_policy(*policy_);
-    test_only_stall_ms_ = test_only_ms("VIGIL_TEST_ONLY_STALL_MS");
-    test_only_hash_stall_ms_ = test_only_ms("VIGIL_TEST_ONLY_HASH_STALL_MS");
     if (audit_) {
         if (auto r = audit_->replace_roots(audit_roots()); !r) log_error("SIGHUP: audit rules: " + r.error().message());
     }

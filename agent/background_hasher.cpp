@@ -7,6 +7,13 @@
 
 namespace vigil::agent {
 
+Result<FdDigest> hash_fd_settled(int fd, std::string_view what, const std::atomic<bool>* cancel) {
+    auto digest = hash_fd(fd, what, nullptr, cancel);
+    for (int retry = 0; retry < 3 && !digest && digest.error().code == HashErrc::changed_while_hashing; ++retry)
+        digest = hash_fd(fd, what, nullptr, cancel);
+    return digest;
+}
+
 BackgroundHasher::BackgroundHasher(Done done, int test_only_stall_ms)
     : done_(std::move(done)), test_only_stall_ms_(test_only_stall_ms) {}
 
@@ -66,11 +73,7 @@ void BackgroundHasher::run() {
             hashing_ = true;
         }
         if (test_only_stall_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(test_only_stall_ms_));
-        auto digest = hash_fd(job.fd.get(), job.event.path.value_or(""), nullptr, &cancel_);
-        // A rename or chmod during the read changes only the ctime, and no write follows
-        // to hash it again (as Agent::hash_job).
-        for (int retry = 0; retry < 3 && !digest && digest.error().code == HashErrc::changed_while_hashing; ++retry)
-            digest = hash_fd(job.fd.get(), job.event.path.value_or(""), nullptr, &cancel_);
+        auto digest = hash_fd_settled(job.fd.get(), job.event.path.value_or(""), &cancel_);
         {
             const std::scoped_lock lock(mu_);
             hashing_ = false;

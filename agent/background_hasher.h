@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "common/event.h"
@@ -24,6 +25,11 @@
 #include "common/unique_fd.h"
 
 namespace vigil::agent {
+
+// hash_fd, read again up to three times when the file changed while it was read: a
+// rename, chmod or link changes only its ctime, and no write event follows to hash it
+// again. A real write meanwhile brings its own event. For both of the agent's hashers.
+Result<FdDigest> hash_fd_settled(int fd, std::string_view what, const std::atomic<bool>* cancel = nullptr);
 
 class BackgroundHasher {
 public:
